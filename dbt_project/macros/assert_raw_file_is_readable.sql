@@ -1,0 +1,70 @@
+{#-
+    Stops the build, before anything is read, when the raw file cannot be
+    segmented as a whole: it is missing, empty, has no data rows, or its header
+    is not exactly the 18 expected columns in order (the CSV is read by
+    position, so order matters).  The message names the file and the columns.
+    Row-level problems are not handled here: they are quarantined downstream.
+-#}
+{% macro assert_raw_file_is_readable(path) %}
+    {% if not execute %}
+        {{ return("") }}
+    {% endif %}
+    {% set expected = ["CUST_ID"] + (cc_feature_names() | map("upper") | list) %}
+    {% set quoted = "'" ~ path | replace("'", "''") ~ "'" %}
+
+    {% set found = run_query("select count(*) from glob(" ~ quoted ~ ")") %}
+    {% if found.columns[0].values()[0] == 0 %}
+        {{ exceptions.raise_compiler_error(
+            "Raw file " ~ path ~ " does not exist. Pass your file with "
+            ~ "--vars '{raw_path: path/to/CC_GENERAL.csv}' or generate the "
+            ~ "sample (see README)."
+        ) }}
+    {% endif %}
+
+    {% if path.lower().endswith(".parquet") %}
+        {% set schema = run_query(
+            "select name from parquet_schema(" ~ quoted ~ ") "
+            ~ "where num_children is null order by rowid"
+        ) %}
+        {% set header = schema.columns[0].values() | list %}
+        {% set rows = run_query(
+            "select sum(num_rows) from parquet_file_metadata(" ~ quoted ~ ")"
+        ) %}
+        {% set has_data = (rows.columns[0].values()[0] or 0) > 0 %}
+    {% else %}
+        {% set head = run_query(
+            "select * from read_csv(" ~ quoted ~ ", header = false, "
+            ~ "all_varchar = true, delim = ',') limit 2"
+        ) %}
+        {% if head.rows | length == 0 %}
+            {{ exceptions.raise_compiler_error(
+                "Raw file " ~ path ~ " is empty: expected a header with the "
+                ~ "columns " ~ expected | join(", ") ~ " and one row per customer."
+            ) }}
+        {% endif %}
+        {% set header = head.rows[0].values() | list %}
+        {% set has_data = head.rows | length > 1 %}
+    {% endif %}
+
+    {% set names = [] %}
+    {% for h in header %}
+        {% do names.append((h or "") | trim | upper) %}
+    {% endfor %}
+    {% if names != expected %}
+        {% set missing = expected | reject("in", names) | list %}
+        {% set unexpected = names | reject("in", expected) | list %}
+        {{ exceptions.raise_compiler_error(
+            "Raw file " ~ path ~ " has the wrong header. "
+            ~ "Missing columns: [" ~ missing | join(", ") ~ "]. "
+            ~ "Unexpected columns: [" ~ unexpected | join(", ") ~ "]. "
+            ~ "Expected exactly, in this order: " ~ expected | join(", ")
+            ~ ". Found: " ~ names | join(", ") ~ "."
+        ) }}
+    {% endif %}
+    {% if not has_data %}
+        {{ exceptions.raise_compiler_error(
+            "Raw file " ~ path ~ " has a header but no data rows."
+        ) }}
+    {% endif %}
+    {{ return("") }}
+{% endmacro %}

@@ -1,0 +1,34 @@
+{#-
+    Deliverable file: customer_with_clusters plus the CRM strategy of each
+    customer's segment.  Parquet, with a CSV copy beside it.
+-#}
+with
+
+customer_segments as (
+
+    select * from {{ ref("customer_segments") }}
+
+),
+
+final as (
+
+    select
+        cust_id,
+        {% for feature in cc_feature_names() %}
+        {{ feature }},
+        {% endfor %}
+        segment_id,
+        segment_name,
+        persona_id,
+        confidence,
+        crm_objective,
+        crm_actions,
+        crm_channel,
+        crm_priority,
+        risk_note
+    from customer_segments
+
+)
+
+select * from final
+order by cust_id

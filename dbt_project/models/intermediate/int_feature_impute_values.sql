@@ -1,0 +1,54 @@
+{#-
+    Fit state, part 1: the value that stands in for a missing measure, from
+    the valid customers' reported values (median by default; see
+    var('impute_method')).
+-#}
+{% set method = var("impute_method") %}
+{% if method not in ("median", "mean") %}
+    {{ exceptions.raise_compiler_error(
+        "var 'impute_method' must be 'median' or 'mean', got '" ~ method ~ "'"
+    ) }}
+{% endif %}
+
+with
+
+validated_customers as (
+
+    select * from {{ ref("int_customers_validated") }}
+
+),
+
+valid_customers as (
+
+    select * from validated_customers
+    where is_valid
+
+),
+
+measures as (
+
+    unpivot (
+        select
+            {% for feature in cc_feature_names() %}
+            cast({{ feature }} as double) as {{ feature }},
+            {% endfor %}
+        from valid_customers
+    )
+    on {{ cc_feature_names() | join(", ") }}
+    into name feature_name value reported_value
+
+),
+
+impute_values as (
+
+    select
+        feature_name,
+        {{ method }}(reported_value) as impute_value,
+        '{{ method }}' as impute_method,
+        count(*) as n_reported
+    from measures
+    group by feature_name
+
+)
+
+select * from impute_values

@@ -1,0 +1,68 @@
+{#-
+    One row per segment: its persona (matched from the centroid, see
+    int_segment_personas), a readable name and the persona's CRM strategy.
+    A persona without a strategy leaves the CRM columns empty; the
+    relationships test on persona_id then fails the build.
+-#}
+with
+
+segment_personas as (
+
+    select * from {{ ref("int_segment_personas") }}
+
+),
+
+crm_strategies as (
+
+    select * from {{ ref("crm_strategies") }}
+
+),
+
+kmeans_fit as (
+
+    select * from {{ ref("int_kmeans_fit") }}
+
+),
+
+segment_sizes as (
+
+    select distinct
+        model_id,
+        segment_id,
+        segment_size,
+        n_rows
+    from kmeans_fit
+
+),
+
+named as (
+
+    select
+        segment_sizes.model_id,
+        segment_personas.segment_id,
+        coalesce(crm_strategies.persona_name, segment_personas.persona_id)
+        || case
+            when segment_personas.persona_occurrence > 1
+                then ' (' || segment_personas.persona_occurrence || ')'
+            else ''
+        end as segment_name,
+        segment_personas.persona_id,
+        segment_personas.match_distance as persona_match_distance,
+        segment_sizes.segment_size as n_customers,
+        segment_sizes.segment_size / segment_sizes.n_rows
+            as share_of_customers,
+        crm_strategies.persona_description,
+        crm_strategies.crm_objective,
+        crm_strategies.crm_actions,
+        crm_strategies.crm_channel,
+        crm_strategies.crm_priority,
+        crm_strategies.risk_note
+    from segment_personas
+    inner join segment_sizes
+        on segment_personas.segment_id = segment_sizes.segment_id
+    left join crm_strategies
+        on segment_personas.persona_id = crm_strategies.persona_id
+
+)
+
+select * from named

@@ -1,0 +1,199 @@
+"""Fit KMeans on the standardized customer matrix and describe the fit.
+
+The dbt Python model ``int_kmeans_fit`` is a thin shell over
+:func:`fit_segmentation`; everything here is a pure function of its inputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+from sklearn.cluster import KMeans
+
+
+@dataclass(frozen=True)
+class KMeansFit:
+    """A fitted model with segments numbered canonically.
+
+    Attributes
+    ----------
+    centroids : ndarray of shape (k, n_features)
+        Centroids in standardized (z) units; row ``j`` is segment ``j + 1``.
+    labels : ndarray of shape (n_rows,)
+        Segment id (1..k) of every row of the fitted matrix.
+    inertia : float
+        Sum of squared distances of rows to their centroid.
+    n_iter : int
+        Lloyd iterations of the best of the ``n_init`` runs.
+    """
+
+    centroids: np.ndarray
+    labels: np.ndarray
+    inertia: float
+    n_iter: int
+
+
+def canonical_order(labels: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """Order KMeans clusters by size, largest first.
+
+    KMeans numbers clusters arbitrarily; numbering them by size makes
+    segment 1 the largest whatever the seed.  Equal sizes are ordered by
+    their centroids, compared feature by feature.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (n_rows,)
+        KMeans labels, 0..k-1.
+    centroids : ndarray of shape (k, n_features)
+
+    Returns
+    -------
+    ndarray of shape (k,)
+        ``order[j]`` is the KMeans label that becomes segment ``j + 1``.
+    """
+    k = centroids.shape[0]
+    sizes = np.bincount(labels, minlength=k)
+    # np.lexsort sorts by the last key first: size (descending) decides,
+    # then the centroid's coordinates from the first feature on.
+    keys = [centroids[:, i] for i in range(centroids.shape[1] - 1, -1, -1)]
+    return np.lexsort([*keys, -sizes])
+
+
+def fit_kmeans(
+    matrix: np.ndarray,
+    n_clusters: int,
+    *,
+    n_init: int = 10,
+    random_state: int = 42,
+    max_iter: int = 300,
+) -> KMeansFit:
+    """Fit k-means++ KMeans and number segments 1..k by size.
+
+    Parameters
+    ----------
+    matrix : ndarray of shape (n_rows, n_features)
+        Standardized features, rows in a fixed order (the caller sorts them
+        by customer id so that file order cannot change the result).
+    n_clusters : int
+        Number of segments, 1 <= n_clusters <= n_rows.
+    n_init, random_state, max_iter : int
+        Passed to :class:`sklearn.cluster.KMeans`.
+
+    Returns
+    -------
+    KMeansFit
+    """
+    n_rows = matrix.shape[0]
+    if not 1 <= n_clusters <= n_rows:
+        raise ValueError(
+            f"n_clusters must be between 1 and the number of valid customers "
+            f"({n_rows}), got {n_clusters}"
+        )
+    if not np.isfinite(matrix).all():
+        raise ValueError("the standardized matrix has missing or infinite values")
+    kmeans = KMeans(
+        n_clusters=n_clusters,
+        init="k-means++",
+        n_init=n_init,
+        random_state=random_state,
+        max_iter=max_iter,
+    ).fit(matrix)
+    order = canonical_order(kmeans.labels_, kmeans.cluster_centers_)
+    segment_of_label = np.empty(n_clusters, dtype=np.int64)
+    segment_of_label[order] = np.arange(1, n_clusters + 1)
+    return KMeansFit(
+        centroids=kmeans.cluster_centers_[order],
+        labels=segment_of_label[kmeans.labels_],
+        inertia=float(kmeans.inertia_),
+        n_iter=int(kmeans.n_iter_),
+    )
+
+
+def input_fingerprint(cust_ids: pd.Series, matrix: np.ndarray) -> str:
+    """SHA-256 of the customer ids and the matrix, in the given row order.
+
+    Two builds on the same input produce the same fingerprint; any changed
+    value, customer or feature changes it.
+    """
+    digest = hashlib.sha256()
+    digest.update("\n".join(cust_ids.astype(str)).encode())
+    digest.update(np.ascontiguousarray(matrix, dtype="<f8").tobytes())
+    return digest.hexdigest()
+
+
+def fit_segmentation(
+    standardized: pd.DataFrame,
+    feature_scaling: pd.DataFrame,
+    *,
+    n_clusters: int,
+    n_init: int = 10,
+    random_state: int = 42,
+    max_iter: int = 300,
+    fitted_at: datetime | None = None,
+) -> pd.DataFrame:
+    """Fit the segmentation and return its centroids in long form.
+
+    Parameters
+    ----------
+    standardized : DataFrame
+        ``cust_id`` and one ``<feature>_z`` column per model feature.
+    feature_scaling : DataFrame
+        The fit-state table: ``feature_name`` and ``feature_position`` give
+        the model's features and their order.
+    n_clusters, n_init, random_state, max_iter : int
+        KMeans settings.
+    fitted_at : datetime, optional
+        Fit time to record (defaults to now, UTC).
+
+    Returns
+    -------
+    DataFrame
+        One row per (segment, feature): ``model_id``, ``segment_id``,
+        ``feature_name``, ``feature_position``, ``centroid_z``,
+        ``segment_size``, plus the model-level columns ``n_clusters``,
+        ``features``, ``n_init``, ``random_state``, ``max_iter``,
+        ``inertia``, ``n_iter``, ``n_rows``, ``input_fingerprint``,
+        ``fitted_at``.
+    """
+    scaling = feature_scaling.sort_values("feature_position")
+    features = scaling["feature_name"].tolist()
+    # Row order must not matter: fit on the rows sorted by customer id.
+    rows = standardized.sort_values("cust_id", kind="stable")
+    matrix = rows[[f"{f}_z" for f in features]].to_numpy(dtype=np.float64)
+    fit = fit_kmeans(
+        matrix,
+        n_clusters,
+        n_init=n_init,
+        random_state=random_state,
+        max_iter=max_iter,
+    )
+    fingerprint = input_fingerprint(rows["cust_id"], matrix)
+    settings = f"{n_clusters}|{','.join(features)}|{n_init}|{random_state}|{max_iter}"
+    model_id = hashlib.sha256(f"{fingerprint}|{settings}".encode()).hexdigest()[:16]
+    sizes = np.bincount(fit.labels, minlength=n_clusters + 1)[1:]
+
+    segment_ids = np.repeat(np.arange(1, n_clusters + 1), len(features))
+    return pd.DataFrame(
+        {
+            "model_id": model_id,
+            "segment_id": segment_ids,
+            "feature_name": np.tile(features, n_clusters),
+            "feature_position": np.tile(np.arange(1, len(features) + 1), n_clusters),
+            "centroid_z": fit.centroids.ravel(),
+            "segment_size": sizes[segment_ids - 1],
+            "n_clusters": n_clusters,
+            "features": ",".join(features),
+            "n_init": n_init,
+            "random_state": random_state,
+            "max_iter": max_iter,
+            "inertia": fit.inertia,
+            "n_iter": fit.n_iter,
+            "n_rows": matrix.shape[0],
+            "input_fingerprint": fingerprint,
+            "fitted_at": fitted_at or datetime.now(UTC).replace(tzinfo=None),
+        }
+    )
