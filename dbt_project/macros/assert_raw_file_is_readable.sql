@@ -23,18 +23,22 @@
 
     {% if path.lower().endswith(".parquet") %}
         {% set schema = run_query(
-            "select name from parquet_schema(" ~ quoted ~ ") "
-            ~ "where num_children is null order by rowid"
+            "select column_name from (describe select * from read_parquet("
+            ~ quoted ~ "))"
         ) %}
         {% set header = schema.columns[0].values() | list %}
         {% set rows = run_query(
-            "select sum(num_rows) from parquet_file_metadata(" ~ quoted ~ ")"
+            "select count(*) from (select 1 from read_parquet(" ~ quoted
+            ~ ") limit 1)"
         ) %}
-        {% set has_data = (rows.columns[0].values()[0] or 0) > 0 %}
+        {% set has_data = rows.columns[0].values()[0] > 0 %}
     {% else %}
+        {#- Read whole lines (no sniffing: a ragged row must not hide the
+            header problem); the header is split on commas here. -#}
         {% set head = run_query(
             "select * from read_csv(" ~ quoted ~ ", header = false, "
-            ~ "all_varchar = true, delim = ',') limit 2"
+            ~ "auto_detect = false, delim = chr(31), quote = '', escape = '', "
+            ~ "columns = struct_pack(line := 'VARCHAR')) limit 2"
         ) %}
         {% if head.rows | length == 0 %}
             {{ exceptions.raise_compiler_error(
@@ -42,13 +46,13 @@
                 ~ "columns " ~ expected | join(", ") ~ " and one row per customer."
             ) }}
         {% endif %}
-        {% set header = head.rows[0].values() | list %}
+        {% set header = (head.rows[0][0] or "").split(",") %}
         {% set has_data = head.rows | length > 1 %}
     {% endif %}
 
     {% set names = [] %}
     {% for h in header %}
-        {% do names.append((h or "") | trim | upper) %}
+        {% do names.append((h or "") | trim | trim('"') | upper) %}
     {% endfor %}
     {% if names != expected %}
         {% set missing = expected | reject("in", names) | list %}

@@ -113,22 +113,11 @@ def fit_kmeans(
     )
 
 
-def input_fingerprint(cust_ids: pd.Series, matrix: np.ndarray) -> str:
-    """SHA-256 of the customer ids and the matrix, in the given row order.
-
-    Two builds on the same input produce the same fingerprint; any changed
-    value, customer or feature changes it.
-    """
-    digest = hashlib.sha256()
-    digest.update("\n".join(cust_ids.astype(str)).encode())
-    digest.update(np.ascontiguousarray(matrix, dtype="<f8").tobytes())
-    return digest.hexdigest()
-
-
 def fit_segmentation(
     standardized: pd.DataFrame,
     feature_scaling: pd.DataFrame,
     *,
+    input_fingerprint: str,
     n_clusters: int,
     n_init: int = 10,
     random_state: int = 42,
@@ -143,7 +132,12 @@ def fit_segmentation(
         ``cust_id`` and one ``<feature>_z`` column per model feature.
     feature_scaling : DataFrame
         The fit-state table: ``feature_name`` and ``feature_position`` give
-        the model's features and their order.
+        the model's features and their order; ``impute_method`` and
+        ``transform`` go into the model id.
+    input_fingerprint : str
+        Identifies the fitted data (int_fit_input_fingerprint); with the
+        settings it makes the model id, so the same input and settings give
+        the same id.
     n_clusters, n_init, random_state, max_iter : int
         KMeans settings.
     fitted_at : datetime, optional
@@ -171,9 +165,16 @@ def fit_segmentation(
         random_state=random_state,
         max_iter=max_iter,
     )
-    fingerprint = input_fingerprint(rows["cust_id"], matrix)
-    settings = f"{n_clusters}|{','.join(features)}|{n_init}|{random_state}|{max_iter}"
-    model_id = hashlib.sha256(f"{fingerprint}|{settings}".encode()).hexdigest()[:16]
+    settings = "|".join(
+        [
+            input_fingerprint,
+            ",".join(features),
+            ",".join(scaling.get("transform", pd.Series(dtype=str)).astype(str)),
+            ",".join(scaling.get("impute_method", pd.Series(dtype=str)).astype(str)),
+            f"k={n_clusters}|n_init={n_init}|seed={random_state}|max_iter={max_iter}",
+        ]
+    )
+    model_id = hashlib.sha256(settings.encode()).hexdigest()[:16]
     sizes = np.bincount(fit.labels, minlength=n_clusters + 1)[1:]
 
     segment_ids = np.repeat(np.arange(1, n_clusters + 1), len(features))
@@ -193,7 +194,7 @@ def fit_segmentation(
             "inertia": fit.inertia,
             "n_iter": fit.n_iter,
             "n_rows": matrix.shape[0],
-            "input_fingerprint": fingerprint,
+            "input_fingerprint": input_fingerprint,
             "fitted_at": fitted_at or datetime.now(UTC).replace(tzinfo=None),
         }
     )
