@@ -1,0 +1,95 @@
+"""Shared helpers: paths, and running `dbt build` into a throw-away warehouse."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+REAL_CSV = (REPO / ".." / "shared" / "data" / "cc_general.csv").resolve()
+DBT = str(Path(sys.executable).with_name("dbt"))
+
+
+@dataclass
+class Build:
+    """One `dbt build` run: its outcome and where it wrote."""
+
+    returncode: int
+    output: str
+    warehouse: Path
+    exports: Path
+
+    def query(self, sql: str) -> pd.DataFrame:
+        """Run SQL on the built warehouse (read-only, closed afterwards)."""
+        with duckdb.connect(str(self.warehouse), read_only=True) as con:
+            return con.sql(sql).df()
+
+
+def dbt_build(
+    workdir: Path,
+    raw_path: Path,
+    warehouse: Path | None = None,
+    **dbt_vars,
+) -> Build:
+    """Run the project's `dbt build` on ``raw_path`` into ``workdir``.
+
+    The warehouse, exports, target and logs all go under ``workdir`` (or
+    ``warehouse`` when given, to build twice into the same file), so tests
+    never touch the developer's warehouse/.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    warehouse = warehouse or workdir / "segmentation.duckdb"
+    exports = workdir / "exports"
+    exports.mkdir(exist_ok=True)
+    env = dict(
+        os.environ,
+        CC_SEGMENTATION_WAREHOUSE=str(warehouse),
+        CC_SEGMENTATION_EXPORTS=str(exports),
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+    )
+    dbt_vars = {"raw_path": str(raw_path), **dbt_vars}
+    result = subprocess.run(
+        [
+            DBT,
+            "build",
+            "--profiles-dir",
+            str(REPO),
+            "--project-dir",
+            str(REPO),
+            "--target-path",
+            str(workdir / "target"),
+            "--log-path",
+            str(workdir / "logs"),
+            "--vars",
+            json.dumps(dbt_vars),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return Build(result.returncode, result.stdout + result.stderr, warehouse, exports)
+
+
+@pytest.fixture(scope="session")
+def real_csv() -> Path:
+    if not REAL_CSV.exists():
+        pytest.fail(f"the real data set is expected at {REAL_CSV}")
+    return REAL_CSV
+
+
+@pytest.fixture(scope="session")
+def real_build(tmp_path_factory, real_csv) -> Build:
+    """The default pipeline built once on the real file."""
+    build = dbt_build(tmp_path_factory.mktemp("real"), real_csv)
+    assert build.returncode == 0, build.output[-5000:]
+    return build

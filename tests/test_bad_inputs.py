@@ -1,0 +1,191 @@
+"""Malformed raw files: each one is either segmented with every row accounted
+for, or stops the build with a message naming the file and the columns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import dbt_build
+
+N_ROWS = 400
+
+
+@pytest.fixture(scope="module")
+def base_lines(real_csv) -> list[str]:
+    """Header and the first N_ROWS data rows of the real file (CRLF kept)."""
+    lines = real_csv.read_bytes().decode().splitlines(keepends=True)
+    return lines[: N_ROWS + 1]
+
+
+@pytest.fixture(scope="module")
+def base_build(tmp_path_factory, base_lines):
+    workdir = tmp_path_factory.mktemp("base")
+    path = workdir / "base.csv"
+    path.write_text("".join(base_lines), newline="")
+    build = dbt_build(workdir, path)
+    assert build.returncode == 0, build.output[-3000:]
+    return build
+
+
+def write(tmp_path: Path, name: str, lines: list[str]) -> Path:
+    path = tmp_path / name
+    path.write_text("".join(lines), newline="")
+    return path
+
+
+def segments(build) -> pd.DataFrame:
+    return build.query(
+        "select cust_id, segment_id from customer_segments order by cust_id"
+    )
+
+
+def accounted(build) -> tuple[int, int]:
+    counts = build.query(
+        "select (select count(*) from customer_segments) as segmented, "
+        "(select count(*) from quarantined_customers) as quarantined"
+    )
+    return int(counts.segmented[0]), int(counts.quarantined[0])
+
+
+def replace_header(lines: list[str], old: str, new: str) -> list[str]:
+    return [lines[0].replace(old, new), *lines[1:]]
+
+
+def set_cell(line: str, column: int, value: str) -> str:
+    cells = line.rstrip("\r\n").split(",")
+    cells[column] = value
+    return ",".join(cells) + "\r\n"
+
+
+@pytest.mark.parametrize(
+    ("case", "make", "expected"),
+    [
+        (
+            "renamed",
+            lambda lines: replace_header(lines, "BALANCE,", "BALANCE_EUR,"),
+            ["Missing columns: [BALANCE]", "Unexpected columns: [BALANCE_EUR]"],
+        ),
+        (
+            "missing",
+            lambda lines: [line.rsplit(",", 1)[0] + "\r\n" for line in lines],
+            ["Missing columns: [TENURE]", "Unexpected columns: []"],
+        ),
+        (
+            "extra",
+            lambda lines: [
+                lines[0].rstrip("\r\n") + ",SEGMENT\r\n",
+                *[line.rstrip("\r\n") + ",1\r\n" for line in lines[1:]],
+            ],
+            ["Missing columns: []", "Unexpected columns: [SEGMENT]"],
+        ),
+        ("empty", lambda lines: [], ["is empty"]),
+        ("header_only", lambda lines: lines[:1], ["has a header but no data rows"]),
+    ],
+)
+def test_unusable_files_stop_the_build_naming_file_and_columns(
+    tmp_path, base_lines, case, make, expected
+):
+    path = write(tmp_path, f"{case}.csv", make(base_lines))
+    build = dbt_build(tmp_path, path)
+    assert build.returncode != 0
+    assert str(path) in build.output
+    for fragment in expected:
+        assert fragment in build.output, build.output[-3000:]
+
+
+def test_missing_file_stops_the_build_and_says_what_to_do(tmp_path):
+    missing = tmp_path / "nowhere.csv"
+    build = dbt_build(tmp_path, missing)
+    assert build.returncode != 0
+    assert f"Raw file {missing} does not exist" in build.output
+
+
+def test_a_failed_build_leaves_the_last_good_warehouse_as_it_was(
+    tmp_path, base_lines, base_build
+):
+    warehouse = tmp_path / "kept.duckdb"
+    good = dbt_build(
+        tmp_path / "good", write(tmp_path, "good.csv", base_lines), warehouse
+    )
+    assert good.returncode == 0, good.output[-3000:]
+    before = good.query("select * from segmentation_models")
+    bad = write(tmp_path, "bad.csv", replace_header(base_lines, "TENURE", "MONTHS"))
+    failed = dbt_build(tmp_path / "bad", bad, warehouse)
+    assert failed.returncode != 0
+    pd.testing.assert_frame_equal(
+        failed.query("select * from segmentation_models"), before
+    )
+    pd.testing.assert_frame_equal(segments(failed), segments(good))
+
+
+def test_row_level_problems_are_quarantined_with_reasons(tmp_path, base_lines):
+    lines = list(base_lines)
+    lines[1] = set_cell(lines[1], 1, "12,5")  # a decimal comma splits the cell
+    lines[1] = lines[1].replace("12,5", "twelve")
+    lines[2] = set_cell(lines[2], 4, "-100")  # ONEOFF_PURCHASES
+    lines[3] = set_cell(lines[3], 0, lines[4].split(",")[0])  # duplicate CUST_ID
+    lines[5] = set_cell(lines[5], 0, "")  # missing CUST_ID
+    lines[6] = set_cell(lines[6], 17, "40")  # TENURE
+    lines[7] = set_cell(lines[7], 10, "2.5")  # CASH_ADVANCE_FREQUENCY
+    path = write(tmp_path, "rows.csv", lines)
+    build = dbt_build(tmp_path, path)
+    assert build.returncode == 0, build.output[-3000:]
+
+    segmented, quarantined = accounted(build)
+    assert segmented + quarantined == N_ROWS
+    reasons = build.query(
+        "select source_row_number, cust_id, quarantine_reason, raw_balance "
+        "from quarantined_customers order by source_row_number"
+    )
+    assert reasons.source_row_number.tolist() == [1, 2, 3, 4, 5, 6, 7]
+    text = reasons.quarantine_reason.tolist()
+    assert text[0] == "balance is not a number: twelve"
+    assert reasons.raw_balance[0] == "twelve"
+    assert text[1] == "oneoff_purchases is negative: -100"
+    assert text[2] == text[3] == f"cust_id {reasons.cust_id[2]} appears 2 times"
+    assert text[4] == "cust_id is missing"
+    assert text[5] == "tenure is not a whole number of months in 1-12: 40"
+    assert text[6].startswith("cash_advance_frequency is outside [0, 1]")
+    assert str(path) in set(
+        build.query("select source_file from quarantined_customers").source_file
+    )
+
+
+def test_blank_lines_are_not_rows_and_no_row_is_lost(tmp_path, base_lines, base_build):
+    lines = [*base_lines[:100], "\r\n", *base_lines[100:], "\r\n"]
+    build = dbt_build(tmp_path, write(tmp_path, "blank.csv", lines))
+    assert build.returncode == 0, build.output[-3000:]
+    assert accounted(build) == (N_ROWS, 0)
+    pd.testing.assert_frame_equal(segments(build), segments(base_build))
+
+
+def test_lf_line_endings_give_the_same_segments_as_crlf(
+    tmp_path, base_lines, base_build
+):
+    lines = [line.replace("\r\n", "\n") for line in base_lines]
+    build = dbt_build(tmp_path, write(tmp_path, "lf.csv", lines))
+    assert build.returncode == 0, build.output[-3000:]
+    pd.testing.assert_frame_equal(segments(build), segments(base_build))
+
+
+def test_parquet_input_gives_the_same_segments_as_csv(tmp_path, base_lines, base_build):
+    csv = write(tmp_path, "base.csv", base_lines)
+    parquet = tmp_path / "base.parquet"
+    pd.read_csv(csv).to_parquet(parquet, index=False)
+    build = dbt_build(tmp_path, parquet)
+    assert build.returncode == 0, build.output[-3000:]
+    pd.testing.assert_frame_equal(segments(build), segments(base_build))
+
+
+def test_a_ragged_row_stops_the_build_naming_file_and_line(tmp_path, base_lines):
+    lines = list(base_lines)
+    lines[10] = lines[10].rstrip("\r\n") + ",999\r\n"
+    path = write(tmp_path, "ragged.csv", lines)
+    build = dbt_build(tmp_path, path)
+    assert build.returncode != 0
+    assert str(path) in build.output
+    # lines[10] is line 11 of the file (the header is line 1)
+    assert "CSV Error on Line: 11" in build.output, build.output[-3000:]
+    assert "Expected Number of Columns: 18 Found: 19" in build.output
