@@ -15,7 +15,7 @@ final as (
     select
         cust_id,
         {% for feature in cc_feature_names() %}
-        {{ feature }},
+            {{ feature }},
         {% endfor %}
         segment_id,
         segment_name,

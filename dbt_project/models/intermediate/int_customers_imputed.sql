@@ -4,7 +4,7 @@
 -#}
 with
 
-validated_customers as (
+customers_validated as (
 
     select * from {{ ref("int_customers_validated") }}
 
@@ -18,7 +18,7 @@ feature_impute_values as (
 
 valid_customers as (
 
-    select * from validated_customers
+    select * from customers_validated
     where is_valid
 
 ),
@@ -27,9 +27,9 @@ impute_row as (
 
     -- One row, one column per measure, so the customers join it once.
     select
-        {% for feature in cc_feature_names() %}
-        max(impute_value) filter (where feature_name = '{{ feature }}')
-            as {{ feature }}{{ "," if not loop.last }}
+        {% for feature in cc_feature_names() -%}
+            max(impute_value) filter (where feature_name = '{{ feature }}')
+                as {{ feature }}{% if not loop.last %},{% endif %}
         {% endfor %}
     from feature_impute_values
 
@@ -40,15 +40,15 @@ imputed as (
     select
         valid_customers.cust_id,
         valid_customers.source_row_number,
-        {% for feature in cc_feature_names() %}
-        coalesce(
-            cast(valid_customers.{{ feature }} as double),
-            impute_row.{{ feature }}
-        ) as {{ feature }},
-        {% endfor %}
-        {% for feature in cc_feature_names() %}
-        valid_customers.{{ feature }} is null
-            as is_imputed_{{ feature }}{{ "," if not loop.last }}
+        {% for feature in cc_feature_names() -%}
+            coalesce(
+                cast(valid_customers.{{ feature }} as double),
+                impute_row.{{ feature }}
+            ) as {{ feature }},
+        {% endfor -%}
+        {% for feature in cc_feature_names() -%}
+            valid_customers.{{ feature }} is null
+                as is_imputed_{{ feature }}{% if not loop.last %},{% endif %}
         {% endfor %}
     from valid_customers
     cross join impute_row

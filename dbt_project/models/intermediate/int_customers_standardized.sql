@@ -19,14 +19,15 @@ feature_scaling as (
 
 scaling_row as (
 
+    -- One row, three columns per feature, so the customers join it once.
     select
-        {% for feature in model_feature_names() %}
-        max(transform) filter (where feature_name = '{{ feature }}')
-            as {{ feature }}__transform,
-        max(mean) filter (where feature_name = '{{ feature }}')
-            as {{ feature }}__mean,
-        max(stddev) filter (where feature_name = '{{ feature }}')
-            as {{ feature }}__stddev{{ "," if not loop.last }}
+        {% for feature in model_feature_names() -%}
+            max(transform) filter (where feature_name = '{{ feature }}')
+                as {{ feature }}__transform,
+            max(mean) filter (where feature_name = '{{ feature }}')
+                as {{ feature }}__mean,
+            max(stddev) filter (where feature_name = '{{ feature }}')
+                as {{ feature }}__stddev{% if not loop.last %},{% endif %}
         {% endfor %}
     from feature_scaling
 
@@ -36,15 +37,15 @@ standardized as (
 
     select
         customers_imputed.cust_id,
-        {% for feature in model_feature_names() %}
-        (
-            {{ transformed(
-                "customers_imputed." ~ feature,
-                "scaling_row." ~ feature ~ "__transform"
-            ) }}
-            - scaling_row.{{ feature }}__mean
-        ) / scaling_row.{{ feature }}__stddev
-            as {{ feature }}_z{{ "," if not loop.last }}
+        {% for feature in model_feature_names() -%}
+            (
+                {{ transformed(
+                    "customers_imputed." ~ feature,
+                    "scaling_row." ~ feature ~ "__transform"
+                ) }}
+                - scaling_row.{{ feature }}__mean
+            ) / scaling_row.{{ feature }}__stddev
+                as {{ feature }}_z{% if not loop.last %},{% endif %}
         {% endfor %}
     from customers_imputed
     cross join scaling_row

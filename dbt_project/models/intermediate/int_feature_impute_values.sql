@@ -12,7 +12,7 @@
 
 with
 
-validated_customers as (
+customers_validated as (
 
     select * from {{ ref("int_customers_validated") }}
 
@@ -20,18 +20,16 @@ validated_customers as (
 
 valid_customers as (
 
-    select * from validated_customers
+    select * from customers_validated
     where is_valid
 
 ),
 
-measures as (
+reported_values as (
 
+    -- unpivot leaves missing values out, which is what imputation needs
     unpivot (
-        select
-            {% for feature in cc_feature_names() %}
-            cast({{ feature }} as double) as {{ feature }},
-            {% endfor %}
+        select {{ cc_feature_names() | join(", ") }}
         from valid_customers
     )
     on {{ cc_feature_names() | join(", ") }}
@@ -43,10 +41,10 @@ impute_values as (
 
     select
         feature_name,
-        {{ method }}(reported_value) as impute_value,
+        {{ method }}(cast(reported_value as double)) as impute_value,
         '{{ method }}' as impute_method,
         count(*) as n_reported
-    from measures
+    from reported_values
     group by feature_name
 
 )

@@ -40,23 +40,23 @@ named as (
     select
         segment_sizes.model_id,
         segment_personas.segment_id,
+        segment_personas.persona_id,
+        segment_personas.match_distance as persona_match_distance,
+        segment_sizes.segment_size as n_customers,
+        crm_strategies.persona_description,
+        crm_strategies.crm_objective,
+        crm_strategies.crm_actions,
+        crm_strategies.crm_channel,
+        crm_strategies.crm_priority,
+        crm_strategies.risk_note,
         coalesce(crm_strategies.persona_name, segment_personas.persona_id)
         || case
             when segment_personas.persona_occurrence > 1
                 then ' (' || segment_personas.persona_occurrence || ')'
             else ''
         end as segment_name,
-        segment_personas.persona_id,
-        segment_personas.match_distance as persona_match_distance,
-        segment_sizes.segment_size as n_customers,
         segment_sizes.segment_size / segment_sizes.n_rows
-            as share_of_customers,
-        crm_strategies.persona_description,
-        crm_strategies.crm_objective,
-        crm_strategies.crm_actions,
-        crm_strategies.crm_channel,
-        crm_strategies.crm_priority,
-        crm_strategies.risk_note
+            as share_of_customers
     from segment_personas
     inner join segment_sizes
         on segment_personas.segment_id = segment_sizes.segment_id

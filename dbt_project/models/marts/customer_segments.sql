@@ -16,12 +16,6 @@ customers_validated as (
 
 ),
 
-customers_imputed as (
-
-    select * from {{ ref("int_customers_imputed") }}
-
-),
-
 segments_named as (
 
     select * from {{ ref("int_segments_named") }}
@@ -46,28 +40,23 @@ final as (
         segments_named.crm_channel,
         segments_named.crm_priority,
         segments_named.risk_note,
-        (
-            {% for feature in cc_feature_names() %}
-            customers_imputed.is_imputed_{{ feature }}::integer
-            {{- " +" if not loop.last }}
-            {% endfor %}
-        ) as n_imputed_measures,
+        -- valid rows' missing measures are exactly the imputed ones
+        customers_validated.n_missing_measures as n_imputed_measures,
         customers_validated.is_frequency_capped,
         customers_validated.has_purchase_split_mismatch,
         customers_validated.source_row_number,
-        {% for feature in cc_feature_names() %}
-        customers_validated.{{ feature }}{{ "," if not loop.last }}
+        {% for feature in cc_feature_names() -%}
+            customers_validated.{{ feature }}{% if not loop.last %},{% endif %}
         {% endfor %}
     from customers_assigned
     inner join segments_named
         on customers_assigned.segment_id = segments_named.segment_id
     left join segments_named as runner_up
         on customers_assigned.second_segment_id = runner_up.segment_id
-    inner join customers_imputed
-        on customers_assigned.cust_id = customers_imputed.cust_id
     inner join customers_validated
-        on customers_imputed.source_row_number
-        = customers_validated.source_row_number
+        on
+            customers_assigned.cust_id = customers_validated.cust_id
+            and customers_validated.is_valid
 
 )
 

@@ -18,18 +18,37 @@ feature_impute_values as (
 
 ),
 
-transformed as (
+model_features as (
+
+    select
+        feature_position,
+        feature_name,
+        transform,
+        upper(feature_name) as raw_column
+    from (
+        values
+        {% for feature in model_feature_names() -%}
+            (
+                {{ loop.index }},
+                '{{ feature }}',
+                '{{ feature_transform(feature) }}'
+            ){% if not loop.last %},{% endif %}
+        {% endfor %}
+    -- the alias names the VALUES columns; sqlfluff misreads it as unused
+    ) as model_features ( -- noqa: AL05
+        feature_position, feature_name, transform
+    )
+
+),
+
+imputed_values as (
 
     unpivot (
-        select
-            {% for feature in model_feature_names() %}
-            {{ transformed(feature, "'" ~ feature_transform(feature) ~ "'") }}
-                as {{ feature }},
-            {% endfor %}
+        select {{ model_feature_names() | join(", ") }}
         from customers_imputed
     )
     on {{ model_feature_names() | join(", ") }}
-    into name feature_name value transformed_value
+    into name feature_name value imputed_value
 
 ),
 
@@ -37,51 +56,45 @@ moments as (
 
     -- Population moments (ddof = 0), as scikit-learn's StandardScaler.
     select
-        feature_name,
-        avg(transformed_value) as mean,
-        stddev_pop(transformed_value) as stddev,
+        model_features.feature_name,
+        avg(
+            {{ transformed(
+                "imputed_values.imputed_value", "model_features.transform"
+            ) }}
+        ) as mean,
+        stddev_pop(
+            {{ transformed(
+                "imputed_values.imputed_value", "model_features.transform"
+            ) }}
+        ) as stddev,
         count(*) as n_rows
-    from transformed
-    group by feature_name
-
-),
-
-feature_positions as (
-
-    select * from (
-        values
-        {% for feature in model_feature_names() %}
-        (
-            {{ loop.index }},
-            '{{ feature }}',
-            '{{ feature | upper }}',
-            '{{ feature_transform(feature) }}'
-        ){{ "," if not loop.last }}
-        {% endfor %}
-    ) as positions (feature_position, feature_name, raw_column, transform)
+    from imputed_values
+    inner join model_features
+        on imputed_values.feature_name = model_features.feature_name
+    group by model_features.feature_name
 
 ),
 
 final as (
 
     select
-        feature_positions.feature_name,
-        feature_positions.feature_position,
-        feature_positions.raw_column,
+        model_features.feature_name,
+        model_features.feature_position,
+        model_features.raw_column,
         feature_impute_values.impute_value,
         feature_impute_values.impute_method,
-        feature_positions.transform,
+        model_features.transform,
         moments.mean,
+        moments.n_rows,
         -- A constant feature is divided by 1, as StandardScaler does.
         case
             when moments.stddev > 0 then moments.stddev else 1.0
-        end as stddev,
-        moments.n_rows
-    from feature_positions
+        end as stddev
+    from model_features
     inner join moments
-        on feature_positions.feature_name = moments.feature_name
+        on model_features.feature_name = moments.feature_name
     inner join feature_impute_values
-        on feature_positions.feature_name = feature_impute_values.feature_name
+        on model_features.feature_name = feature_impute_values.feature_name
 
 )
 

@@ -17,8 +17,8 @@ final as (
         cust_id,
         quarantine_reason,
         '{{ var("raw_path") }}' as source_file,
-        {% for feature in cc_feature_names() %}
-        raw_{{ feature }}{{ "," if not loop.last }}
+        {% for feature in cc_feature_names() -%}
+            raw_{{ feature }}{% if not loop.last %},{% endif %}
         {% endfor %}
     from customers_validated
     where not is_valid

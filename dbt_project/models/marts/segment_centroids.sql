@@ -25,9 +25,9 @@ centroids as (
         kmeans_fit.feature_name,
         kmeans_fit.feature_position,
         kmeans_fit.centroid_z,
+        feature_scaling.transform,
         kmeans_fit.centroid_z * feature_scaling.stddev
-        + feature_scaling.mean as centroid_transformed,
-        feature_scaling.transform
+        + feature_scaling.mean as centroid_transformed
     from kmeans_fit
     inner join feature_scaling
         on kmeans_fit.feature_name = feature_scaling.feature_name

@@ -29,9 +29,7 @@ measures as (
     unpivot (
         select
             segment_id,
-            {% for feature in cc_feature_names() %}
-            cast({{ feature }} as double) as {{ feature }},
-            {% endfor %}
+            {{ cc_feature_names() | join(", ") }}
         from customer_segments
     )
     on {{ cc_feature_names() | join(", ") }}
@@ -64,12 +62,17 @@ portfolio_stats as (
 
 feature_positions as (
 
-    select * from (
+    select
+        feature_position,
+        feature_name
+    from (
         values
-        {% for feature in cc_feature_names() %}
-        ({{ loop.index }}, '{{ feature }}'){{ "," if not loop.last }}
+        {% for feature in cc_feature_names() -%}
+            ({{ loop.index }}, '{{ feature }}')
+            {%- if not loop.last %},{% endif %}
         {% endfor %}
-    ) as positions (feature_position, feature_name)
+    -- the alias names the VALUES columns; sqlfluff misreads it as unused
+    ) as feature_positions (feature_position, feature_name) -- noqa: AL05
 
 ),
 
@@ -88,10 +91,10 @@ final as (
         segment_stats.median_value,
         portfolio_stats.portfolio_mean,
         portfolio_stats.portfolio_median,
-        segment_stats.mean_value / nullif(portfolio_stats.portfolio_mean, 0)
-            as mean_to_portfolio_ratio,
         segment_centroids.centroid_z,
-        segment_centroids.feature_name is not null as is_model_feature
+        segment_centroids.feature_name is not null as is_model_feature,
+        segment_stats.mean_value / nullif(portfolio_stats.portfolio_mean, 0)
+            as mean_to_portfolio_ratio
     from segment_stats
     inner join segments_named
         on segment_stats.segment_id = segments_named.segment_id

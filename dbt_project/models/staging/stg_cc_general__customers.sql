@@ -1,4 +1,4 @@
-{#- Fail fast, naming file and columns, when the file is unusable as a whole. -#}
+{#- Fail fast, naming file and columns, when the file is unusable. -#}
 {% do assert_raw_file_is_readable(var("raw_path")) %}
 
 with
@@ -14,8 +14,8 @@ numbered as (
     -- The scan keeps file order (preserve_insertion_order), so this is the
     -- data row's position in the file: quarantine reports cite it.
     select
-        row_number() over () as source_row_number,
-        *
+        *,
+        row_number() over () as source_row_number
     from customers
 
 ),
@@ -24,10 +24,10 @@ renamed as (
 
     select
         source_row_number,
-        nullif(trim(cast(CUST_ID as varchar)), '') as cust_id,
-        {% for feature in cc_feature_names() %}
-        nullif(trim(cast({{ feature | upper }} as varchar)), '')
-            as {{ feature }}{{ "," if not loop.last }}
+        nullif(trim(cast(cust_id as varchar)), '') as cust_id,
+        {% for feature in cc_feature_names() -%}
+            nullif(trim(cast({{ feature }} as varchar)), '')
+                as {{ feature }}{% if not loop.last %},{% endif %}
         {% endfor %}
     from numbered
 

@@ -1,0 +1,52 @@
+{#-
+    Row checks of int_customers_validated, per kind of measure (see
+    cc_features).  quarantine_check gives a CASE that yields the reason a
+    value makes its row unusable, or NULL; typed_measure the value's typed
+    (and, for frequencies, capped) form.  They read the typed_<name> and
+    raw_<name> columns of int_customers_validated.
+-#}
+{% macro quarantine_check(feature, tolerance) %}
+    {%- set raw = "raw_" ~ feature.name -%}
+    {%- set value = "typed_" ~ feature.name -%}
+    case
+        when {{ raw }} is not null and {{ value }} is null
+            then '{{ feature.name }} is not a number: ' || {{ raw }}
+        when not isfinite({{ value }})
+            then '{{ feature.name }} is not finite: ' || {{ raw }}
+        {% if feature.kind in ("money", "count") %}
+        when {{ value }} < 0
+            then '{{ feature.name }} is negative: ' || {{ raw }}
+        {% endif %}
+        {% if feature.kind == "count" %}
+        when {{ value }} <> floor({{ value }})
+            then '{{ feature.name }} is not a whole number: ' || {{ raw }}
+        {% endif %}
+        {% if feature.kind == "frequency" %}
+        when {{ value }} < 0 or {{ value }} > {{ 1 + tolerance }}
+            then '{{ feature.name }} is outside [0, 1] beyond the tolerance '
+            || 'of {{ tolerance }}: ' || {{ raw }}
+        {% endif %}
+        {% if feature.kind == "share" %}
+        when {{ value }} < 0 or {{ value }} > 1
+            then '{{ feature.name }} is outside [0, 1]: ' || {{ raw }}
+        {% endif %}
+        {% if feature.kind == "tenure" %}
+        when {{ value }} < 1 or {{ value }} > 12 or {{ value }} <> floor({{ value }})
+            then '{{ feature.name }} is not a whole number of months in 1-12: '
+            || {{ raw }}
+        {% endif %}
+    end
+{%- endmacro %}
+
+
+{% macro typed_measure(feature) %}
+    {%- set value = "typed_" ~ feature.name -%}
+    {%- if feature.kind == "frequency" -%}
+        {#- not least(): it would turn a missing value into 1 -#}
+        case when {{ value }} > 1 then 1.0 else {{ value }} end
+    {%- elif feature.kind in ("count", "tenure") -%}
+        try_cast({{ value }} as integer)
+    {%- else -%}
+        {{ value }}
+    {%- endif -%}
+{%- endmacro %}
