@@ -7,42 +7,41 @@ kmeans_fit as (
 
 ),
 
-models as (
+feature_scaling as (
 
-    select distinct
-        model_id,
-        n_clusters,
-        features,
-        n_init,
-        random_state,
-        max_iter,
-        inertia,
-        n_iter,
-        n_rows,
-        input_fingerprint,
-        fitted_at
-    from kmeans_fit
+    select * from {{ ref("feature_scaling") }}
 
 ),
 
-final as (
+preprocessing as (
 
     select
-        model_id,
-        n_clusters,
-        features,
-        n_init,
-        random_state,
-        max_iter,
-        inertia,
-        n_iter,
-        n_rows,
-        input_fingerprint,
-        fitted_at,
-        '{{ var("impute_method") }}' as impute_method,
-        {{ var("log1p_money") in [true, "true", "True", 1] }} as is_log1p_money
-    from models
+        any_value(impute_method) as impute_method,
+        bool_or(transform = 'log1p') as is_log1p_money
+    from feature_scaling
+
+),
+
+models as (
+
+    -- the fit's model-level columns repeat on every centroid row
+    select distinct
+        kmeans_fit.model_id,
+        kmeans_fit.n_clusters,
+        kmeans_fit.features,
+        kmeans_fit.n_init,
+        kmeans_fit.random_state,
+        kmeans_fit.max_iter,
+        kmeans_fit.inertia,
+        kmeans_fit.n_iter,
+        kmeans_fit.n_rows,
+        kmeans_fit.input_fingerprint,
+        kmeans_fit.fitted_at,
+        preprocessing.impute_method,
+        preprocessing.is_log1p_money
+    from kmeans_fit
+    cross join preprocessing
 
 )
 
-select * from final
+select * from models
