@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -93,3 +94,41 @@ def real_build(tmp_path_factory, real_csv) -> Build:
     build = dbt_build(tmp_path_factory.mktemp("real"), real_csv)
     assert build.returncode == 0, build.output[-5000:]
     return build
+
+
+MONEY = [
+    "BALANCE",
+    "PURCHASES",
+    "ONEOFF_PURCHASES",
+    "INSTALLMENTS_PURCHASES",
+    "CASH_ADVANCE",
+    "CREDIT_LIMIT",
+    "PAYMENTS",
+    "MINIMUM_PAYMENTS",
+]
+FREQUENCIES = [
+    "BALANCE_FREQUENCY",
+    "PURCHASES_FREQUENCY",
+    "ONEOFF_PURCHASES_FREQUENCY",
+    "PURCHASES_INSTALLMENTS_FREQUENCY",
+    "CASH_ADVANCE_FREQUENCY",
+]
+
+
+@pytest.fixture(scope="session")
+def raw(real_csv) -> pd.DataFrame:
+    return pd.read_csv(real_csv).sort_values("CUST_ID", ignore_index=True)
+
+
+@pytest.fixture(scope="session")
+def expected_matrix(raw) -> tuple[pd.DataFrame, np.ndarray]:
+    """The default model matrix, recomputed from the CSV with pandas/numpy:
+    frequencies capped at 1, median imputation, log1p on money, z-score
+    with the population standard deviation."""
+    features = raw.drop(columns="CUST_ID").astype(float)
+    features[FREQUENCIES] = features[FREQUENCIES].clip(upper=1.0)
+    features = features.fillna(features.median())
+    features[MONEY] = np.log1p(features[MONEY])
+    scaling = pd.DataFrame({"mean": features.mean(), "stddev": features.std(ddof=0)})
+    matrix = ((features - scaling["mean"]) / scaling["stddev"]).to_numpy()
+    return scaling, matrix

@@ -3,12 +3,13 @@
 import numpy as np
 import pandas as pd
 import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
 from cc_segmentation.kmeans import (
     canonical_order,
     fit_kmeans,
     fit_segmentation,
 )
-from numpy.testing import assert_allclose, assert_array_equal
 
 # Three tight blobs of sizes 2, 4 and 3 around (0, 0), (10, 0) and (0, 10).
 BLOBS = np.array(

@@ -2,8 +2,9 @@
 
 import pandas as pd
 import pytest
-from cc_segmentation.personas import match_personas
 from numpy.testing import assert_allclose
+
+from cc_segmentation.personas import match_personas
 
 
 def _centroids(points):

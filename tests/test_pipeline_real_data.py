@@ -6,46 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import dbt_build
+from conftest import MONEY, dbt_build
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.cluster import KMeans
-
-MONEY = [
-    "BALANCE",
-    "PURCHASES",
-    "ONEOFF_PURCHASES",
-    "INSTALLMENTS_PURCHASES",
-    "CASH_ADVANCE",
-    "CREDIT_LIMIT",
-    "PAYMENTS",
-    "MINIMUM_PAYMENTS",
-]
-FREQUENCIES = [
-    "BALANCE_FREQUENCY",
-    "PURCHASES_FREQUENCY",
-    "ONEOFF_PURCHASES_FREQUENCY",
-    "PURCHASES_INSTALLMENTS_FREQUENCY",
-    "CASH_ADVANCE_FREQUENCY",
-]
-
-
-@pytest.fixture(scope="module")
-def raw(real_csv) -> pd.DataFrame:
-    return pd.read_csv(real_csv).sort_values("CUST_ID", ignore_index=True)
-
-
-@pytest.fixture(scope="module")
-def expected_matrix(raw) -> tuple[pd.DataFrame, np.ndarray]:
-    """The default model matrix, recomputed from the CSV with pandas/numpy:
-    frequencies capped at 1, median imputation, log1p on money, z-score
-    with the population standard deviation."""
-    features = raw.drop(columns="CUST_ID").astype(float)
-    features[FREQUENCIES] = features[FREQUENCIES].clip(upper=1.0)
-    features = features.fillna(features.median())
-    features[MONEY] = np.log1p(features[MONEY])
-    scaling = pd.DataFrame({"mean": features.mean(), "stddev": features.std(ddof=0)})
-    matrix = ((features - scaling["mean"]) / scaling["stddev"]).to_numpy()
-    return scaling, matrix
 
 
 def test_every_raw_row_is_accounted_for(real_build, real_csv):

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+
 from cc_segmentation import RAW_COLUMNS
 from cc_segmentation import sample as gen
 

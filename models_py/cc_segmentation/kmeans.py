@@ -113,6 +113,32 @@ def fit_kmeans(
     )
 
 
+def model_matrix(
+    standardized: pd.DataFrame, feature_scaling: pd.DataFrame
+) -> tuple[pd.Series, list[str], np.ndarray]:
+    """The model's input, in a fixed row and column order.
+
+    Parameters
+    ----------
+    standardized : DataFrame
+        ``cust_id`` and one ``<feature>_z`` column per model feature.
+    feature_scaling : DataFrame
+        The fit-state table; ``feature_position`` orders the features.
+
+    Returns
+    -------
+    cust_ids : Series
+        Customer ids, sorted: row order of the input never matters.
+    features : list of str
+        Feature names in model order.
+    matrix : ndarray of shape (n_rows, n_features)
+    """
+    features = feature_scaling.sort_values("feature_position")["feature_name"].tolist()
+    rows = standardized.sort_values("cust_id", kind="stable", ignore_index=True)
+    matrix = rows[[f"{f}_z" for f in features]].to_numpy(dtype=np.float64)
+    return rows["cust_id"], features, matrix
+
+
 def fit_segmentation(
     standardized: pd.DataFrame,
     feature_scaling: pd.DataFrame,
@@ -150,14 +176,11 @@ def fit_segmentation(
         ``feature_name``, ``feature_position``, ``centroid_z``,
         ``segment_size``, plus the model-level columns ``n_clusters``,
         ``features``, ``n_init``, ``random_state``, ``max_iter``,
-        ``inertia``, ``n_iter``, ``n_rows``, ``input_fingerprint``,
-        ``fitted_at``.
+        ``inertia``, ``membership_temperature``, ``n_iter``, ``n_rows``,
+        ``input_fingerprint``, ``fitted_at``.
     """
     scaling = feature_scaling.sort_values("feature_position")
-    features = scaling["feature_name"].tolist()
-    # Row order must not matter: fit on the rows sorted by customer id.
-    rows = standardized.sort_values("cust_id", kind="stable")
-    matrix = rows[[f"{f}_z" for f in features]].to_numpy(dtype=np.float64)
+    _, features, matrix = model_matrix(standardized, feature_scaling)
     fit = fit_kmeans(
         matrix,
         n_clusters,
@@ -192,6 +215,11 @@ def fit_segmentation(
             "random_state": random_state,
             "max_iter": max_iter,
             "inertia": fit.inertia,
+            # Soft membership treats the segments as an equal-weight mixture
+            # of spherical Gaussians with the within-segment variance
+            # sigma^2 = inertia / (n_rows * n_features); its posterior is a
+            # softmax of -d^2 / (2 sigma^2), so this is the temperature.
+            "membership_temperature": 2 * fit.inertia / matrix.size,
             "n_iter": fit.n_iter,
             "n_rows": matrix.shape[0],
             "input_fingerprint": input_fingerprint,

@@ -13,6 +13,12 @@ segment_centroids as (
 
 ),
 
+segmentation_models as (
+
+    select * from {{ ref("int_kmeans_fit") }}
+
+),
+
 assigned as (
 
     {{ nearest_centroid(
@@ -20,6 +26,7 @@ assigned as (
         "segment_centroids",
         model_feature_names(),
         fitted_segment_ids(),
+        "(select max(membership_temperature) from segmentation_models)",
     ) }}
 
 )

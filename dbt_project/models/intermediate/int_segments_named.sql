@@ -1,6 +1,6 @@
 {#-
-    One row per segment: its persona (matched from the centroid, see
-    int_segment_personas), a readable name and the persona's CRM strategy.
+    One row per segment (stable ids, see int_segment_history): its persona,
+    a readable name, its size and the persona's CRM strategy.
     A persona without a strategy leaves the CRM columns empty; the
     relationships test on persona_id then fails the build.
 -#}
@@ -41,7 +41,8 @@ named as (
         segment_sizes.model_id,
         segment_personas.segment_id,
         segment_personas.persona_id,
-        segment_personas.match_distance as persona_match_distance,
+        segment_personas.status as identity_status,
+        segment_personas.persona_match_distance,
         segment_sizes.segment_size as n_customers,
         crm_strategies.persona_description,
         crm_strategies.crm_objective,
@@ -49,17 +50,15 @@ named as (
         crm_strategies.crm_channel,
         crm_strategies.crm_priority,
         crm_strategies.risk_note,
-        coalesce(crm_strategies.persona_name, segment_personas.persona_id)
-        || case
-            when segment_personas.persona_occurrence > 1
-                then ' (' || segment_personas.persona_occurrence || ')'
-            else ''
-        end as segment_name,
+        {{ segment_name(
+            "coalesce(crm_strategies.persona_name, segment_personas.persona_id)",
+            "segment_personas.persona_occurrence",
+        ) }} as segment_name,
         segment_sizes.segment_size / segment_sizes.n_rows
             as share_of_customers
     from segment_personas
     inner join segment_sizes
-        on segment_personas.segment_id = segment_sizes.segment_id
+        on segment_personas.fit_segment_id = segment_sizes.segment_id
     left join crm_strategies
         on segment_personas.persona_id = crm_strategies.persona_id
 

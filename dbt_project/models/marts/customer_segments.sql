@@ -1,6 +1,9 @@
 {#-
-    One row per valid customer: its segment, how sure the assignment is, the
-    runner-up, and the CRM action ("customer with clusters and CRM").
+    One row per valid customer: its segment, how sure the assignment is
+    (confidence, soft-membership probabilities, the two runners-up), why it
+    is in this segment rather than the runner-up, whether it is an outlier,
+    where it sits on the PCA map, and the CRM action ("customer with clusters
+    and CRM").  Outliers keep their segment: they are flagged, not dropped.
 -#}
 with
 
@@ -16,9 +19,43 @@ customers_validated as (
 
 ),
 
+customers_projected as (
+
+    select * from {{ ref("int_customers_projected") }}
+
+),
+
+customer_outliers as (
+
+    select * from {{ ref("int_customer_outliers") }}
+
+),
+
+segment_anomaly_thresholds as (
+
+    select * from {{ ref("int_segment_anomaly_thresholds") }}
+
+),
+
 segments_named as (
 
     select * from {{ ref("int_segments_named") }}
+
+),
+
+reasons as (
+
+    select
+        cust_id,
+        concat_ws(
+            ', ',
+            {% for n in [1, 2, 3] -%}
+                reason_{{ n }}_direction || ' '
+                || replace(reason_{{ n }}_feature, '_', ' ')
+                {%- if not loop.last %},{% endif %}
+            {% endfor %}
+        ) as reason_list
+    from customers_assigned
 
 ),
 
@@ -31,10 +68,30 @@ final as (
         segments_named.segment_name,
         segments_named.persona_id,
         customers_assigned.distance_to_centroid,
+        customers_assigned.confidence,
+        customers_assigned.probability,
         customers_assigned.second_segment_id,
         runner_up.segment_name as second_segment_name,
         customers_assigned.second_distance,
-        customers_assigned.confidence,
+        customers_assigned.second_probability,
+        customers_assigned.third_segment_id,
+        third.segment_name as third_segment_name,
+        customers_assigned.third_distance,
+        customers_assigned.third_probability,
+        customers_assigned.reason_1_feature,
+        customers_assigned.reason_1_direction,
+        customers_assigned.reason_1_contribution,
+        customers_assigned.reason_2_feature,
+        customers_assigned.reason_2_direction,
+        customers_assigned.reason_2_contribution,
+        customers_assigned.reason_3_feature,
+        customers_assigned.reason_3_direction,
+        customers_assigned.reason_3_contribution,
+        customer_outliers.is_dbscan_noise,
+        segment_anomaly_thresholds.distance_threshold
+            as anomaly_distance_threshold,
+        customers_projected.pca_x,
+        customers_projected.pca_y,
         segments_named.crm_objective,
         segments_named.crm_actions,
         segments_named.crm_channel,
@@ -46,13 +103,31 @@ final as (
         customers_validated.has_purchase_split_mismatch,
         customers_validated.source_row_number,
         {% for feature in cc_feature_names() -%}
-            customers_validated.{{ feature }}{% if not loop.last %},{% endif %}
-        {% endfor %}
+            customers_validated.{{ feature }},
+        {% endfor -%}
+        case
+            when reasons.reason_list <> ''
+                then
+                    segments_named.segment_name || ' rather than '
+                    || runner_up.segment_name || ': ' || reasons.reason_list
+        end as why_this_segment,
+        customers_assigned.distance_to_centroid
+        > segment_anomaly_thresholds.distance_threshold as is_distance_anomaly
     from customers_assigned
     inner join segments_named
         on customers_assigned.segment_id = segments_named.segment_id
     left join segments_named as runner_up
         on customers_assigned.second_segment_id = runner_up.segment_id
+    left join segments_named as third
+        on customers_assigned.third_segment_id = third.segment_id
+    inner join reasons
+        on customers_assigned.cust_id = reasons.cust_id
+    inner join customers_projected
+        on customers_assigned.cust_id = customers_projected.cust_id
+    inner join customer_outliers
+        on customers_assigned.cust_id = customer_outliers.cust_id
+    inner join segment_anomaly_thresholds
+        on customers_assigned.segment_id = segment_anomaly_thresholds.segment_id
     inner join customers_validated
         on
             customers_assigned.cust_id = customers_validated.cust_id

@@ -1,4 +1,14 @@
-{#- One row per fit: what was fitted, on what, and how well. -#}
+{#-
+    One row per fit, every fit kept (incremental): what was fitted, on what,
+    and how well.  Rebuilding the same model replaces its row.
+-#}
+{{ config(
+    materialized="incremental",
+    incremental_strategy="delete+insert",
+    unique_key="model_id",
+    on_schema_change="fail",
+) }}
+
 with
 
 kmeans_fit as (
@@ -33,6 +43,7 @@ models as (
         kmeans_fit.random_state,
         kmeans_fit.max_iter,
         kmeans_fit.inertia,
+        kmeans_fit.membership_temperature,
         kmeans_fit.n_iter,
         kmeans_fit.n_rows,
         kmeans_fit.input_fingerprint,

@@ -1,0 +1,29 @@
+{#-
+    Fit state for the distance-based anomaly flag: per segment, the
+    var('anomaly_quantile') quantile of its members' distance to the
+    centroid (like BigQuery ML's DETECT_ANOMALIES contamination: with 0.99,
+    about 1 % of each segment is flagged).  Scoring compares a customer's
+    distance with its segment's threshold.
+-#}
+with
+
+customers_assigned as (
+
+    select * from {{ ref("int_customers_assigned") }}
+
+),
+
+thresholds as (
+
+    select
+        segment_id,
+        {{ var("anomaly_quantile") }} as anomaly_quantile,
+        quantile_cont(
+            distance_to_centroid, {{ var("anomaly_quantile") }}
+        ) as distance_threshold
+    from customers_assigned
+    group by segment_id
+
+)
+
+select * from thresholds

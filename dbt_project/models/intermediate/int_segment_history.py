@@ -1,0 +1,30 @@
+"""Stable segment ids and personas across fits (see cc_segmentation.identity).
+
+Incremental: each build replaces the current model's rows and keeps every
+earlier fit's, so the next fit can be matched to this one.
+"""
+
+from cc_segmentation.identity import track_segments
+
+
+def model(dbt, session):
+    dbt.config(
+        materialized="incremental",
+        incremental_strategy="delete+insert",
+        unique_key="model_id",
+    )
+    fit = dbt.ref("int_kmeans_fit").df()
+    signatures = dbt.ref("persona_signatures").df()
+    crm_strategies = dbt.ref("crm_strategies").df()
+    history = None
+    if dbt.is_incremental:
+        history = session.sql(f"select * from {dbt.this}").df()
+    return track_segments(
+        fit[["segment_id", "feature_name", "feature_position", "centroid_z"]],
+        history,
+        signatures,
+        crm_strategies["persona_id"].tolist(),
+        model_id=fit["model_id"].iloc[0],
+        fitted_at=fit["fitted_at"].iloc[0],
+        max_match_distance=float(dbt.config.get("identity_max_match_distance")),
+    )

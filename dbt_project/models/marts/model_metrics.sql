@@ -1,0 +1,32 @@
+{#-
+    How good the fitted segmentation is: one row for the model (scope
+    'model') and one per segment (scope 'segment'), from sklearn.metrics on
+    the model's standardized matrix and the SQL assignment.
+-#}
+with
+
+model_metrics as (
+
+    select * from {{ ref("int_model_metrics") }}
+
+),
+
+final as (
+
+    select
+        model_id,
+        scope,
+        cast(segment_id as bigint) as segment_id,
+        cast(n_customers as bigint) as n_customers,
+        inertia,
+        mean_distance,
+        radius,
+        silhouette,
+        davies_bouldin,
+        calinski_harabasz
+    from model_metrics
+
+)
+
+select * from final
+order by segment_id nulls first
