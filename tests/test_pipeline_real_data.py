@@ -154,6 +154,11 @@ def test_two_builds_give_the_same_segments(real_build, real_csv, tmp_path):
         for b in (real_build, again)
     ]
     assert model_ids[0] == model_ids[1]
+    # the automatic choice of k is reproducible, figure for figure
+    pd.testing.assert_frame_equal(
+        again.query("select * from k_selection order by k"),
+        real_build.query("select * from k_selection order by k"),
+    )
 
 
 def test_shuffled_rows_give_every_customer_the_same_segment(
