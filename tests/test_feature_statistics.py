@@ -8,16 +8,10 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import FREQUENCIES
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy import stats
 
-FREQUENCIES = [
-    "BALANCE_FREQUENCY",
-    "PURCHASES_FREQUENCY",
-    "ONEOFF_PURCHASES_FREQUENCY",
-    "PURCHASES_INSTALLMENTS_FREQUENCY",
-    "CASH_ADVANCE_FREQUENCY",
-]
 QUANTILES = {"p25": 0.25, "median": 0.5, "p75": 0.75, "p99": 0.99}
 # What reduced_feature_names() (macros/cc_features.sql) leaves out.
 LEFT_OUT_OF_REDUCED_SET = {

@@ -2,7 +2,6 @@
 checked against brute-force numpy rather than against scikit-learn alone."""
 
 import numpy as np
-import pandas as pd
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.sparse.csgraph import connected_components
@@ -260,30 +259,11 @@ def test_dbscan_outliers_rejects_bad_settings():
 
 # The real file ---------------------------------------------------------------
 
-MONEY = [
-    "BALANCE",
-    "PURCHASES",
-    "ONEOFF_PURCHASES",
-    "INSTALLMENTS_PURCHASES",
-    "CASH_ADVANCE",
-    "CREDIT_LIMIT",
-    "PAYMENTS",
-    "MINIMUM_PAYMENTS",
-]
-
 
 @pytest.fixture(scope="module")
-def real_matrix(real_csv) -> np.ndarray:
-    """The default standardized matrix, recomputed from the CSV: rows by
-    customer id, frequencies capped at 1, median imputation, log1p on
-    money, z-score with the population standard deviation."""
-    raw = pd.read_csv(real_csv).sort_values("CUST_ID", ignore_index=True)
-    features = raw.drop(columns="CUST_ID").astype(float)
-    frequencies = [c for c in features.columns if c.endswith("_FREQUENCY")]
-    features[frequencies] = features[frequencies].clip(upper=1.0)
-    features = features.fillna(features.median())
-    features[MONEY] = np.log1p(features[MONEY])
-    return ((features - features.mean()) / features.std(ddof=0)).to_numpy()
+def real_matrix(expected_matrix) -> np.ndarray:
+    """The default standardized matrix, recomputed from the CSV (conftest)."""
+    return expected_matrix[1]
 
 
 def test_dbscan_on_the_real_matrix_flags_a_small_tail(real_matrix):

@@ -8,6 +8,12 @@
 -#}
 with
 
+feature_catalogue as (
+
+    select * from {{ ref("int_feature_catalogue") }}
+
+),
+
 customers_validated as (
 
     select * from {{ ref("int_customers_validated") }}
@@ -72,27 +78,11 @@ feature_quantiles as (
 
 ),
 
-feature_positions as (
-
-    select
-        feature_position,
-        feature_name
-    from (
-        values
-        {% for feature in cc_feature_names() -%}
-            ({{ loop.index }}, '{{ feature }}')
-            {%- if not loop.last %},{% endif %}
-        {% endfor %}
-    -- the alias names the VALUES columns; sqlfluff misreads it as unused
-    ) as feature_positions (feature_position, feature_name) -- noqa: AL05
-
-),
-
 final as (
 
     select
         feature_stats.feature_name,
-        feature_positions.feature_position,
+        feature_catalogue.feature_position,
         feature_stats.n_rows,
         feature_stats.n_reported,
         feature_stats.n_missing,
@@ -110,8 +100,8 @@ final as (
     from feature_stats
     inner join feature_quantiles
         on feature_stats.feature_name = feature_quantiles.feature_name
-    inner join feature_positions
-        on feature_stats.feature_name = feature_positions.feature_name
+    inner join feature_catalogue
+        on feature_stats.feature_name = feature_catalogue.feature_name
 
 )
 

@@ -6,6 +6,12 @@
 -#}
 with
 
+feature_catalogue as (
+
+    select * from {{ ref("int_feature_catalogue") }}
+
+),
+
 customer_segments as (
 
     select * from {{ ref("customer_segments") }}
@@ -60,22 +66,6 @@ portfolio_stats as (
 
 ),
 
-feature_positions as (
-
-    select
-        feature_position,
-        feature_name
-    from (
-        values
-        {% for feature in cc_feature_names() -%}
-            ({{ loop.index }}, '{{ feature }}')
-            {%- if not loop.last %},{% endif %}
-        {% endfor %}
-    -- the alias names the VALUES columns; sqlfluff misreads it as unused
-    ) as feature_positions (feature_position, feature_name) -- noqa: AL05
-
-),
-
 final as (
 
     select
@@ -85,7 +75,7 @@ final as (
         segments_named.persona_id,
         segments_named.n_customers,
         segments_named.share_of_customers,
-        feature_positions.feature_position,
+        feature_catalogue.feature_position,
         segment_stats.feature_name,
         segment_stats.mean_value,
         segment_stats.median_value,
@@ -100,8 +90,8 @@ final as (
         on segment_stats.segment_id = segments_named.segment_id
     inner join portfolio_stats
         on segment_stats.feature_name = portfolio_stats.feature_name
-    inner join feature_positions
-        on segment_stats.feature_name = feature_positions.feature_name
+    inner join feature_catalogue
+        on segment_stats.feature_name = feature_catalogue.feature_name
     left join segment_centroids
         on
             segment_stats.segment_id = segment_centroids.segment_id
