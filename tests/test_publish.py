@@ -134,7 +134,9 @@ def test_a_build_succeeds_while_a_read_only_connection_is_held(
         assert second.returncode == 0, second.stdout[-3000:]
         # the held connection still reads the warehouse it opened
         assert (
-            held.execute("select any_value(model_id) from customer_segments").fetchone()[0]
+            held.execute(
+                "select any_value(model_id) from customer_segments"
+            ).fetchone()[0]
             == before
         )
     after, after_rows = current_model(published)
