@@ -26,11 +26,7 @@ valid_customers as (
 impute_row as (
 
     -- One row, one column per measure, so the customers join it once.
-    select
-        {% for feature in cc_feature_names() -%}
-            max(impute_value) filter (where feature_name = '{{ feature }}')
-                as {{ feature }}{% if not loop.last %},{% endif %}
-        {% endfor %}
+    select {{ impute_value_columns(cc_feature_names()) }}
     from feature_impute_values
 
 ),

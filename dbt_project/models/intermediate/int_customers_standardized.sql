@@ -20,15 +20,7 @@ feature_scaling as (
 scaling_row as (
 
     -- One row, three columns per feature, so the customers join it once.
-    select
-        {% for feature in model_feature_names() -%}
-            max(transform) filter (where feature_name = '{{ feature }}')
-                as {{ feature }}__transform,
-            max(mean) filter (where feature_name = '{{ feature }}')
-                as {{ feature }}__mean,
-            max(stddev) filter (where feature_name = '{{ feature }}')
-                as {{ feature }}__stddev{% if not loop.last %},{% endif %}
-        {% endfor %}
+    select {{ scaling_columns(model_feature_names()) }}
     from feature_scaling
 
 ),
@@ -37,16 +29,9 @@ standardized as (
 
     select
         customers_imputed.cust_id,
-        {% for feature in model_feature_names() -%}
-            (
-                {{ transformed(
-                    "customers_imputed." ~ feature,
-                    "scaling_row." ~ feature ~ "__transform"
-                ) }}
-                - scaling_row.{{ feature }}__mean
-            ) / scaling_row.{{ feature }}__stddev
-                as {{ feature }}_z{% if not loop.last %},{% endif %}
-        {% endfor %}
+        {{ z_score_columns(
+            "customers_imputed", "scaling_row", model_feature_names()
+        ) }}
     from customers_imputed
     cross join scaling_row
 

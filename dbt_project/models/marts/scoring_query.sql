@@ -1,0 +1,205 @@
+{#-
+    The pipeline's scoring, as one SQL query the dashboard (or anyone) can
+    run on new customers without a build: validation checks, imputation,
+    standardization and the nearest-centroid rule come from the same macros
+    the pipeline uses, and every fitted value (impute values, scaling,
+    centroids, temperature, anomaly thresholds, names, CRM) is read from this
+    warehouse's tables.
+
+    To run it: in a DuckDB session, ATTACH this warehouse AS warehouse
+    (read-only), create a table scoring_input with the raw file's 18 columns
+    (CUST_ID and the 17 measures, any types), and execute `query`
+    (cc_segmentation.scoring.score does exactly that).  One row comes back
+    per input row: a rejection_reason for rows that cannot be scored, the
+    segment, distances, probabilities and CRM action for the others.
+-#}
+-- depends_on: {{ ref("segment_centroids") }}
+-- depends_on: {{ ref("segmentation_models") }}
+-- depends_on: {{ ref("feature_scaling") }}
+-- depends_on: {{ ref("int_feature_impute_values") }}
+-- depends_on: {{ ref("int_segments_named") }}
+-- depends_on: {{ ref("int_segment_anomaly_thresholds") }}
+{% set tolerance = var("frequency_tolerance") | float %}
+{% set max_missing = var("max_missing_measures") | int %}
+{% set features = model_feature_names() %}
+{% set fitted = "warehouse.main." %}
+
+{% set query %}
+with
+
+input_rows as (
+
+    select
+        row_number() over () as input_row_number,
+        nullif(trim(cast(cust_id as varchar)), '') as cust_id,
+        {% for feature in cc_feature_names() %}
+        nullif(trim(cast({{ feature }} as varchar)), '') as raw_{{ feature }},
+        try_cast(nullif(trim(cast({{ feature }} as varchar)), '') as double)
+            as typed_{{ feature }},
+        {% endfor %}
+        ({% for feature in cc_feature_names() %}
+        (nullif(trim(cast({{ feature }} as varchar)), '') is null)::integer
+        {{- " +" if not loop.last }}{% endfor %}
+        ) as n_missing_measures
+    from scoring_input
+
+),
+
+checked as (
+
+    select
+        *,
+        nullif(concat_ws(
+            '; ',
+            case when cust_id is null then 'cust_id is missing' end,
+            {% for feature in cc_features() %}
+            {{ quarantine_check(feature, tolerance) }},
+            {% endfor %}
+            case
+                when n_missing_measures > {{ max_missing }}
+                    then n_missing_measures || ' of 17 measures are missing '
+                    || '(more than {{ max_missing }} cannot be imputed)'
+            end
+        ), '') as rejection_reason
+    from input_rows
+
+),
+
+impute_row as (
+
+    select {{ impute_value_columns(cc_feature_names()) }}
+    from {{ fitted }}int_feature_impute_values
+
+),
+
+imputed as (
+
+    select
+        checked.input_row_number,
+        {% for feature in cc_features() %}
+        coalesce(
+            cast({{ typed_measure(feature) }} as double),
+            impute_row.{{ feature.name }}
+        ) as {{ feature.name }}{{ "," if not loop.last }}
+        {% endfor %}
+    from checked
+    cross join impute_row
+    where checked.rejection_reason is null
+
+),
+
+scaling_row as (
+
+    select {{ scaling_columns(features) }}
+    from {{ fitted }}feature_scaling
+
+),
+
+standardized as (
+
+    select
+        imputed.input_row_number,
+        {{ z_score_columns("imputed", "scaling_row", features) }}
+    from imputed
+    cross join scaling_row
+
+),
+
+segment_centroids as (
+
+    select * from {{ fitted }}segment_centroids
+
+),
+
+fitted_model as (
+
+    select * from {{ fitted }}segmentation_models
+    where model_id = (select any_value(model_id) from segment_centroids)
+
+),
+
+assigned as (
+
+    {{ nearest_centroid(
+        "standardized",
+        "segment_centroids",
+        features,
+        fitted_segment_ids(),
+        "(select max(membership_temperature) from fitted_model)",
+        keys=["input_row_number"],
+    ) }}
+
+),
+
+segments_named as (
+
+    select * from {{ fitted }}int_segments_named
+
+),
+
+thresholds as (
+
+    select * from {{ fitted }}int_segment_anomaly_thresholds
+
+)
+
+select
+    checked.input_row_number,
+    checked.cust_id,
+    checked.rejection_reason,
+    assigned.segment_id,
+    segments_named.segment_name,
+    assigned.distance_to_centroid,
+    assigned.confidence,
+    assigned.probability,
+    assigned.second_segment_id,
+    second.segment_name as second_segment_name,
+    assigned.second_probability,
+    assigned.third_segment_id,
+    third.segment_name as third_segment_name,
+    assigned.third_probability,
+    assigned.reason_1_feature,
+    assigned.reason_1_direction,
+    assigned.reason_2_feature,
+    assigned.reason_2_direction,
+    assigned.reason_3_feature,
+    assigned.reason_3_direction,
+    assigned.distance_to_centroid > thresholds.distance_threshold
+        as is_distance_anomaly,
+    segments_named.crm_objective,
+    segments_named.crm_actions,
+    segments_named.crm_channel,
+    segments_named.crm_priority,
+    segments_named.risk_note
+from checked
+left join assigned
+    on checked.input_row_number = assigned.input_row_number
+left join segments_named
+    on assigned.segment_id = segments_named.segment_id
+left join segments_named as second
+    on assigned.second_segment_id = second.segment_id
+left join segments_named as third
+    on assigned.third_segment_id = third.segment_id
+left join thresholds
+    on assigned.segment_id = thresholds.segment_id
+order by checked.input_row_number
+{% endset %}
+
+with
+
+fitted_model as (
+
+    select distinct model_id from {{ ref("segment_centroids") }}
+
+),
+
+final as (
+
+    select
+        model_id,
+        '{{ query | replace("'", "''") }}' as query
+    from fitted_model
+
+)
+
+select * from final
