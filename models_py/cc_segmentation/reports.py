@@ -58,7 +58,7 @@ def segment_colours(names: pd.Series) -> dict[str, tuple]:
     return {name: palette[i % len(palette)] for i, name in enumerate(names)}
 
 
-def plot_k_selection(table: pd.DataFrame, path: Path) -> None:
+def figure_k_selection(table: pd.DataFrame) -> plt.Figure:
     chosen = int(table.loc[table.is_chosen, "k"].iloc[0])
     panels = [
         ("inertia", "Inertia (within-segment sum of squares)", "lower is tighter"),
@@ -91,13 +91,12 @@ def plot_k_selection(table: pd.DataFrame, path: Path) -> None:
     axes[0, 0].legend(loc="upper right", fontsize=9)
     fig.suptitle("Choosing k (k_selection)", fontsize=13)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig
 
 
-def plot_pca_map(
-    customers: pd.DataFrame, pca: pd.DataFrame, path: Path, colours: dict
-) -> None:
+def figure_pca_map(
+    customers: pd.DataFrame, pca: pd.DataFrame, colours: dict
+) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(10, 7.5))
     for name, group in customers.groupby("segment_name", sort=False):
         ax.scatter(
@@ -124,11 +123,10 @@ def plot_pca_map(
         handle.set_alpha(1)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig
 
 
-def plot_profiles(centroids: pd.DataFrame, path: Path) -> None:
+def figure_profiles(centroids: pd.DataFrame) -> plt.Figure:
     wide = centroids.pivot_table(
         index="segment_name", columns="feature_position", values="centroid_z"
     )
@@ -156,11 +154,10 @@ def plot_profiles(centroids: pd.DataFrame, path: Path) -> None:
     colourbar.set_label("z-score (SDs from the portfolio mean)")
     ax.set_title("Segment profiles: centroids in standardized units")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig
 
 
-def plot_sizes(customers: pd.DataFrame, path: Path, colours: dict) -> None:
+def figure_sizes(customers: pd.DataFrame, colours: dict) -> plt.Figure:
     sizes = (
         customers.groupby(["segment_id", "segment_name"]).size().reset_index(name="n")
     )
@@ -183,8 +180,7 @@ def plot_sizes(customers: pd.DataFrame, path: Path, colours: dict) -> None:
     ax.set_title(f"Segment sizes ({total:,} customers)")
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig
 
 
 def write_reports(warehouse: Path, out_dir: Path) -> list[Path]:
@@ -198,17 +194,18 @@ def write_reports(warehouse: Path, out_dir: Path) -> list[Path]:
         .segment_name
     )
     colours = segment_colours(names)
-    paths = {
-        "k_selection": out_dir / "k_selection.png",
-        "pca_map": out_dir / "pca_map.png",
-        "segment_profiles": out_dir / "segment_profiles.png",
-        "segment_sizes": out_dir / "segment_sizes.png",
+    figures = {
+        "k_selection": figure_k_selection(tables["k_selection"]),
+        "pca_map": figure_pca_map(tables["customers"], tables["pca"], colours),
+        "segment_profiles": figure_profiles(tables["centroids"]),
+        "segment_sizes": figure_sizes(tables["customers"], colours),
     }
-    plot_k_selection(tables["k_selection"], paths["k_selection"])
-    plot_pca_map(tables["customers"], tables["pca"], paths["pca_map"], colours)
-    plot_profiles(tables["centroids"], paths["segment_profiles"])
-    plot_sizes(tables["customers"], paths["segment_sizes"], colours)
-    return list(paths.values())
+    paths = []
+    for name, fig in figures.items():
+        paths.append(out_dir / f"{name}.png")
+        fig.savefig(paths[-1], dpi=120)
+        plt.close(fig)
+    return paths
 
 
 def main() -> None:
