@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import duckdb
+import matplotlib.pyplot as plt
 import pandas as pd
 import streamlit as st
 
@@ -42,6 +43,12 @@ def tables(warehouse: str, built_at: float) -> dict[str, pd.DataFrame]:
 
 def run(sql: str) -> pd.DataFrame:
     return query(sql, str(WAREHOUSE), WAREHOUSE.stat().st_mtime)
+
+
+def show(figure) -> None:
+    """Draw a matplotlib figure, then free it (every rerun makes new ones)."""
+    st.pyplot(figure)
+    plt.close(figure)
 
 
 st.set_page_config(page_title="Credit-card segments", layout="wide")
@@ -108,11 +115,11 @@ with overview:
         hide_index=True,
         width="stretch",
     )
-    st.pyplot(figure_sizes(figures["customers"], colours))
+    show(figure_sizes(figures["customers"], colours))
 
 with profiles:
     st.subheader("Centroids, in standard deviations from the portfolio")
-    st.pyplot(figure_profiles(figures["centroids"]))
+    show(figure_profiles(figures["centroids"]))
     st.subheader("Means and medians in original units")
     profile = run(
         "select segment_name, feature_name, mean_value, median_value, "
@@ -136,10 +143,10 @@ with profiles:
     )
 
 with pca_map:
-    st.pyplot(figure_pca_map(figures["customers"], figures["pca"], colours))
+    show(figure_pca_map(figures["customers"], figures["pca"], colours))
 
 with choosing_k:
-    st.pyplot(figure_k_selection(figures["k_selection"]))
+    show(figure_k_selection(figures["k_selection"]))
     st.dataframe(run("select * from k_selection order by k"), hide_index=True)
 
 with lookup:
