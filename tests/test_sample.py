@@ -12,33 +12,15 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from conftest import FREQUENCIES as CAPPED_FREQUENCIES
+from conftest import MONEY, REAL_CSV
 
 from cc_segmentation import RAW_COLUMNS
 from cc_segmentation import sample as gen
 
-REAL_CSV = (
-    Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "cc_general.csv"
-).resolve()
-
 N_ROWS = 20_000
-FREQUENCIES = [
-    "BALANCE_FREQUENCY",
-    "PURCHASES_FREQUENCY",
-    "ONEOFF_PURCHASES_FREQUENCY",
-    "PURCHASES_INSTALLMENTS_FREQUENCY",
-    "CASH_ADVANCE_FREQUENCY",
-    "PRC_FULL_PAYMENT",
-]
-MONEY = [
-    "BALANCE",
-    "PURCHASES",
-    "ONEOFF_PURCHASES",
-    "INSTALLMENTS_PURCHASES",
-    "CASH_ADVANCE",
-    "CREDIT_LIMIT",
-    "PAYMENTS",
-    "MINIMUM_PAYMENTS",
-]
+# the shares in [0, 1]: the five frequencies and the share of full payments
+FREQUENCIES = [*CAPPED_FREQUENCIES, "PRC_FULL_PAYMENT"]
 
 
 @pytest.fixture(scope="module")
