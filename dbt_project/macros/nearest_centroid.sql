@@ -118,10 +118,6 @@
             exp(-(sq_distance_{{ j }} - sq) / temperature)
                 as weight_{{ j }},
             {% endfor %}
-            {% for j in segment_ids %}
-            exp(-(sq_distance_{{ j }} - sq) / temperature)
-            {{- " +" if not loop.last else " as total_weight," }}
-            {% endfor %}
             {% for feature in features %}
             case segment_id
                 {% for j in segment_ids %}
@@ -142,6 +138,9 @@
 
         select
             *,
+            {% for j in segment_ids %}
+            weight_{{ j }}{{ " +" if not loop.last else " as total_weight," }}
+            {% endfor %}
             list_sort([
                 {% for feature in features %}
                 {

@@ -152,15 +152,12 @@ with choosing_k:
 with lookup:
     cust_id = st.text_input("CUST_ID", placeholder="C10001")
     if cust_id:
-        found = run(
-            "select * from customer_segments where cust_id = "
-            f"'{cust_id.strip().replace(chr(39), chr(39) * 2)}'"
-        )
+        literal = "'" + cust_id.strip().replace("'", "''") + "'"
+        found = run(f"select * from customer_segments where cust_id = {literal}")
         if found.empty:
             quarantined = run(
                 "select source_row_number, quarantine_reason from "
-                "quarantined_customers where cust_id = "
-                f"'{cust_id.strip().replace(chr(39), chr(39) * 2)}'"
+                f"quarantined_customers where cust_id = {literal}"
             )
             if quarantined.empty:
                 st.warning(f"No customer {cust_id} in this warehouse.")

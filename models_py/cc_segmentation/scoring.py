@@ -47,7 +47,8 @@ def score(warehouse: str | Path, customers: pd.DataFrame) -> pd.DataFrame:
     frame = customers[[by_upper[c] for c in RAW_COLUMNS]].astype("string")
     frame.columns = [c.lower() for c in RAW_COLUMNS]
     with duckdb.connect() as con:
-        con.execute(f"attach '{Path(warehouse)}' as warehouse (read_only)")
+        path = str(Path(warehouse)).replace("'", "''")
+        con.execute(f"attach '{path}' as warehouse (read_only)")
         rows = con.execute("select query from warehouse.main.scoring_query").fetchall()
         con.register("scoring_frame", frame)
         con.execute("create temp table scoring_input as select * from scoring_frame")
