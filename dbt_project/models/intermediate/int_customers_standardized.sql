@@ -29,6 +29,7 @@ standardized as (
 
     select
         customers_imputed.cust_id,
+        customers_imputed.source_row_number,
         {{ z_score_columns(
             "customers_imputed", "scaling_row", model_feature_names()
         ) }}
