@@ -39,8 +39,12 @@ ranked as (
 final as (
 
     select
-        row_number() over (order by sample_hash, cust_id) as sample_rank,
-        * exclude (sample_hash)
+        cust_id,
+        source_row_number,
+        {% for feature in model_feature_names() %}
+        {{ feature }}_z,
+        {% endfor %}
+        row_number() over (order by sample_hash, cust_id) as sample_rank
     from ranked
 
 )
