@@ -2,7 +2,31 @@
     One row identifying the data a fit sees: the valid customers' ids and
     imputed measures, hashed row by row and summed, so it does not depend on
     row order or on the last bits of parallel floating-point aggregates.
+
+    k_scan_key adds every setting the k scan depends on: the same key means
+    the same matrix, sample and scan, so a rebuild reuses the stored scan
+    (int_k_selection_scores) instead of running it again.
 -#}
+{% set features = model_feature_names() %}
+{% set transforms = [] %}
+{% for feature in features %}
+    {% do transforms.append(feature_transform(feature)) %}
+{% endfor %}
+{% set scan_settings = [
+    "features=" ~ features | join(","),
+    "transforms=" ~ transforms | join(","),
+    "impute=" ~ var("impute_method"),
+    "k=" ~ var("k_min") ~ ".." ~ var("k_max"),
+    "n_init=" ~ var("n_init"),
+    "seed=" ~ var("random_state"),
+    "max_iter=" ~ var("max_iter"),
+    "k_auto_min=" ~ var("k_auto_min"),
+    "k_min_stability=" ~ var("k_min_stability"),
+    "k_min_segment_share=" ~ var("k_min_segment_share"),
+    "k_selection_max_rows=" ~ var("k_selection_max_rows"),
+    "k_selection_silhouette_rows=" ~ var("k_selection_silhouette_rows"),
+] | join("|") %}
+
 with
 
 customers_imputed as (
@@ -23,6 +47,18 @@ fingerprint as (
         ) as input_fingerprint
     from customers_imputed
 
+),
+
+final as (
+
+    select
+        n_rows,
+        input_fingerprint,
+        left(
+            sha256(input_fingerprint || '|{{ scan_settings }}'), 16
+        ) as k_scan_key
+    from fingerprint
+
 )
 
-select * from fingerprint
+select * from final

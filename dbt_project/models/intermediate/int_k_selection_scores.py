@@ -1,22 +1,35 @@
-"""Score every candidate k (thin shell, see cc_segmentation.selection)."""
+"""Score every candidate k (thin shell, see cc_segmentation.selection).
 
-import numpy as np
+Incremental: every scan is kept under its k_scan_key (input fingerprint and
+scan settings, int_fit_input_fingerprint).  A build whose key is already
+stored reuses that scan instead of running it again, and says so in the log.
+"""
 
-from cc_segmentation.kmeans import model_matrix
 from cc_segmentation.selection import choose_k, evaluate_k_range
+from cc_segmentation.warehouse import log, model_features, rows_with_key, sample_matrix
 
 
 def model(dbt, session):
-    dbt.config(materialized="table")
-    feature_scaling = dbt.ref("feature_scaling").df()
-    standardized = dbt.ref("int_customers_standardized").df()
-    _, _, matrix = model_matrix(standardized, feature_scaling)
+    dbt.config(
+        materialized="incremental",
+        incremental_strategy="delete+insert",
+        unique_key="k_scan_key",
+        on_schema_change="fail",
+    )
+    key = dbt.ref("int_fit_input_fingerprint").project("k_scan_key").fetchall()[0][0]
+    if dbt.is_incremental:
+        stored = rows_with_key(session, dbt.this, "k_scan_key", key)
+        if stored is not None:
+            log(f"k scan {key}: same input and settings as a stored scan, reused")
+            return stored
 
-    # Above max_rows the scan runs on a fixed-seed sample of rows.
-    max_rows = int(dbt.config.get("k_selection_max_rows"))
-    if len(matrix) > max_rows:
-        rows = np.random.default_rng(0).choice(len(matrix), max_rows, replace=False)
-        matrix = matrix[np.sort(rows)]
+    # Above k_selection_max_rows the scan runs on the fixed-seed sample.
+    features = model_features(dbt.ref("feature_scaling"))
+    matrix = sample_matrix(
+        dbt.ref("int_customers_sampled"),
+        features,
+        int(dbt.config.get("k_selection_max_rows")),
+    )
     k_max = min(int(dbt.config.get("k_max")), len(matrix) - 1)
     scores = evaluate_k_range(
         matrix,
@@ -33,4 +46,6 @@ def model(dbt, session):
         min_segment_share=float(dbt.config.get("k_min_segment_share")),
     )
     table["n_rows"] = len(matrix)
+    table.insert(0, "k_scan_key", key)
+    log(f"k scan {key}: k = {table.k.min()}..{table.k.max()} on {len(matrix):,} rows")
     return table

@@ -1,13 +1,29 @@
 {#-
     One row per candidate k: the elbow (inertia), silhouette, Davies-Bouldin,
     Calinski-Harabasz and resampling stability, and which k the documented
-    rule chose (cc_segmentation.selection.choose_k; README "Choosing k").
+    rule chose (cc_segmentation.selection.choose_k; README "Choosing k"), for
+    the current input and settings (int_k_selection_scores keeps every scan).
 -#}
 with
 
 k_selection_scores as (
 
     select * from {{ ref("int_k_selection_scores") }}
+
+),
+
+fit_input_fingerprint as (
+
+    select * from {{ ref("int_fit_input_fingerprint") }}
+
+),
+
+current_scan as (
+
+    select k_selection_scores.*
+    from k_selection_scores
+    inner join fit_input_fingerprint
+        on k_selection_scores.k_scan_key = fit_input_fingerprint.k_scan_key
 
 ),
 
@@ -26,7 +42,7 @@ final as (
         score,
         is_chosen,
         cast(n_rows as bigint) as n_rows
-    from k_selection_scores
+    from current_scan
 
 )
 

@@ -1,0 +1,84 @@
+"""What the dbt Python models share: bounded reads of the warehouse, and the log.
+
+A Python model never pulls a whole customer table into Python.  It reads a
+fixed-seed sample (``int_customers_sampled``) as a float matrix, or small
+fit-state tables, or streams float columns in Arrow batches.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+from dbt.adapters.events.logging import AdapterLogger
+
+_LOGGER = AdapterLogger("cc_segmentation")
+
+
+def log(message: str) -> None:
+    """Write ``message`` to dbt's log (console and ``logs/dbt.log``)."""
+    _LOGGER.info(message)
+
+
+def sample_matrix(
+    sampled: duckdb.DuckDBPyRelation, features: list[str], max_rows: int
+) -> np.ndarray:
+    """The first ``max_rows`` customers of the fixed-seed sample, as a matrix.
+
+    Parameters
+    ----------
+    sampled : DuckDBPyRelation
+        ``int_customers_sampled`` (``sample_rank`` and ``<feature>_z``).
+    features : list of str
+        Model features, in model order: the matrix's columns.
+    max_rows : int
+        Sample size; every customer when there are no more than this.
+
+    Returns
+    -------
+    ndarray of shape (n_rows, len(features))
+        Rows sorted by ``cust_id``, so that neither file order nor sample
+        order can change a fit.
+    """
+    if max_rows < 1:
+        raise ValueError(f"max_rows must be at least 1, got {max_rows}")
+    columns = sampled.filter(f"sample_rank <= {int(max_rows)}").order("cust_id")
+    arrays = columns.project(", ".join(f'"{f}_z"' for f in features)).fetchnumpy()
+    return np.column_stack(
+        [np.asarray(arrays[f"{f}_z"], dtype=np.float64) for f in features]
+    )
+
+
+def model_features(feature_scaling: duckdb.DuckDBPyRelation) -> list[str]:
+    """Model feature names in model order, from the ``feature_scaling`` table."""
+    rows = feature_scaling.order("feature_position").project("feature_name").fetchall()
+    return [name for (name,) in rows]
+
+
+def rows_with_key(
+    session: duckdb.DuckDBPyConnection, table: object, column: str, key: str
+) -> duckdb.DuckDBPyRelation | None:
+    """Stored rows of an incremental cache for ``key``, or None.
+
+    Parameters
+    ----------
+    session : DuckDBPyConnection
+        The dbt Python model's session.
+    table : relation
+        The model's own table (``dbt.this``).
+    column, key : str
+        Key column and the current key.
+
+    Returns
+    -------
+    DuckDBPyRelation or None
+        The rows to reuse, or None when there are none (or the stored table
+        predates the key column: dbt's ``on_schema_change`` then reports it).
+    """
+    quoted = key.replace("'", "''")
+    query = f"select * from {table} where {column} = '{quoted}'"
+    try:
+        # fetchall, not fetchone: DuckDB 2.0 keeps an unfetched result open
+        ((found,),) = session.execute(f"select count(*) from ({query})").fetchall()
+    except duckdb.Error:
+        return None
+    return session.sql(query) if found else None
