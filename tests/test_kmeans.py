@@ -1,7 +1,6 @@
 """Unit tests of cc_segmentation.kmeans on toy data with known answers."""
 
 import numpy as np
-import pandas as pd
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
@@ -52,22 +51,14 @@ def test_fit_kmeans_rejects_impossible_k_and_missing_values():
         fit_kmeans(np.array([[0.0], [np.nan]]), 1)
 
 
-def _toy_inputs():
-    standardized = pd.DataFrame(
-        {
-            "cust_id": [f"C{i}" for i in range(len(BLOBS))],
-            "x_z": BLOBS[:, 0],
-            "y_z": BLOBS[:, 1],
-        }
-    )
-    scaling = pd.DataFrame({"feature_name": ["y", "x"], "feature_position": [2, 1]})
-    return standardized, scaling
-
-
-def test_fit_segmentation_long_form_and_row_order_invariance():
-    standardized, scaling = _toy_inputs()
+def test_fit_segmentation_long_form():
     fit = fit_segmentation(
-        standardized, scaling, input_fingerprint="toy", n_clusters=3, random_state=0
+        BLOBS,
+        ["x", "y"],
+        model_id="m1",
+        input_fingerprint="toy",
+        n_clusters=3,
+        random_state=0,
     )
     assert list(fit.columns[:6]) == [
         "model_id",
@@ -77,18 +68,11 @@ def test_fit_segmentation_long_form_and_row_order_invariance():
         "centroid_z",
         "segment_size",
     ]
+    assert fit["model_id"].unique().tolist() == ["m1"]
     assert fit["feature_name"].tolist() == ["x", "y"] * 3
     assert fit["segment_size"].tolist() == [4, 4, 3, 3, 2, 2]
     assert_allclose(fit["centroid_z"], [10.5, 0.5, 1 / 3, 31 / 3, 0.0, 0.5])
     assert fit["n_rows"].unique().tolist() == [9]
-
-    shuffled = standardized.sample(frac=1.0, random_state=3)
-    refit = fit_segmentation(
-        shuffled, scaling, input_fingerprint="toy", n_clusters=3, random_state=0
-    )
-    assert refit["model_id"].iloc[0] == fit["model_id"].iloc[0]
-    assert_allclose(refit["centroid_z"], fit["centroid_z"])
-    other = fit_segmentation(
-        standardized, scaling, input_fingerprint="toy", n_clusters=2, random_state=0
-    )
-    assert other["model_id"].iloc[0] != fit["model_id"].iloc[0]
+    # temperature = 2 * inertia / (rows * features), by hand from BLOBS
+    inertia = fit["inertia"].iloc[0]
+    assert fit["membership_temperature"].iloc[0] == pytest.approx(2 * inertia / 18)

@@ -1,12 +1,11 @@
 """Fit KMeans on the standardized customer matrix and describe the fit.
 
-The dbt Python model ``int_kmeans_fit`` is a thin shell over
+The dbt Python model ``int_kmeans_sample_fits`` is a thin shell over
 :func:`fit_segmentation`; everything here is a pure function of its inputs.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -113,36 +112,11 @@ def fit_kmeans(
     )
 
 
-def model_matrix(
-    standardized: pd.DataFrame, feature_scaling: pd.DataFrame
-) -> tuple[pd.Series, list[str], np.ndarray]:
-    """The model's input, in a fixed row and column order.
-
-    Parameters
-    ----------
-    standardized : DataFrame
-        ``cust_id`` and one ``<feature>_z`` column per model feature.
-    feature_scaling : DataFrame
-        The fit-state table; ``feature_position`` orders the features.
-
-    Returns
-    -------
-    cust_ids : Series
-        Customer ids, sorted: row order of the input never matters.
-    features : list of str
-        Feature names in model order.
-    matrix : ndarray of shape (n_rows, n_features)
-    """
-    features = feature_scaling.sort_values("feature_position")["feature_name"].tolist()
-    rows = standardized.sort_values("cust_id", kind="stable", ignore_index=True)
-    matrix = rows[[f"{f}_z" for f in features]].to_numpy(dtype=np.float64)
-    return rows["cust_id"], features, matrix
-
-
 def fit_segmentation(
-    standardized: pd.DataFrame,
-    feature_scaling: pd.DataFrame,
+    matrix: np.ndarray,
+    features: list[str],
     *,
+    model_id: str,
     input_fingerprint: str,
     n_clusters: int,
     n_init: int = 10,
@@ -154,16 +128,17 @@ def fit_segmentation(
 
     Parameters
     ----------
-    standardized : DataFrame
-        ``cust_id`` and one ``<feature>_z`` column per model feature.
-    feature_scaling : DataFrame
-        The fit-state table: ``feature_name`` and ``feature_position`` give
-        the model's features and their order; ``impute_method`` and
-        ``transform`` go into the model id.
+    matrix : ndarray of shape (n_rows, n_features)
+        Standardized customers in a fixed row order (sorted by customer id,
+        so that file order cannot change the result): every customer, or the
+        fixed-seed sample of ``int_customers_sampled``.
+    features : list of str
+        Feature names, in the matrix's column order.
+    model_id : str
+        Identifies the input and the settings (``int_kmeans_fit_settings``):
+        the same input and settings give the same id.
     input_fingerprint : str
-        Identifies the fitted data (int_fit_input_fingerprint); with the
-        settings it makes the model id, so the same input and settings give
-        the same id.
+        Identifies the data (``int_fit_input_fingerprint``), recorded.
     n_clusters, n_init, random_state, max_iter : int
         KMeans settings.
     fitted_at : datetime, optional
@@ -177,10 +152,9 @@ def fit_segmentation(
         ``segment_size``, plus the model-level columns ``n_clusters``,
         ``features``, ``n_init``, ``random_state``, ``max_iter``,
         ``inertia``, ``membership_temperature``, ``n_iter``, ``n_rows``,
-        ``input_fingerprint``, ``fitted_at``.
+        ``input_fingerprint``, ``fitted_at``; sizes, inertia and
+        ``n_rows`` are those of the fitted rows.
     """
-    scaling = feature_scaling.sort_values("feature_position")
-    _, features, matrix = model_matrix(standardized, feature_scaling)
     fit = fit_kmeans(
         matrix,
         n_clusters,
@@ -188,18 +162,7 @@ def fit_segmentation(
         random_state=random_state,
         max_iter=max_iter,
     )
-    settings = "|".join(
-        [
-            input_fingerprint,
-            ",".join(features),
-            ",".join(scaling.get("transform", pd.Series(dtype=str)).astype(str)),
-            ",".join(scaling.get("impute_method", pd.Series(dtype=str)).astype(str)),
-            f"k={n_clusters}|n_init={n_init}|seed={random_state}|max_iter={max_iter}",
-        ]
-    )
-    model_id = hashlib.sha256(settings.encode()).hexdigest()[:16]
     sizes = np.bincount(fit.labels, minlength=n_clusters + 1)[1:]
-
     segment_ids = np.repeat(np.arange(1, n_clusters + 1), len(features))
     return pd.DataFrame(
         {

@@ -1,0 +1,114 @@
+{#-
+    One row: everything the KMeans fit depends on, and the model id that
+    hashes it.  The same input and settings give the same model_id, so a
+    rebuild finds the fit it already made (int_kmeans_sample_fits,
+    int_kmeans_fits) instead of fitting again.
+
+    n_clusters 'auto' takes the k chosen by the current k scan; a number
+    wins.  fit_max_rows and kmeans_refinement_passes only change the fit
+    when there are more customers than fit_max_rows, so only then are they
+    part of the id (a file that is fitted on every row keeps its id).
+-#}
+{% set n_clusters = var("n_clusters") | string | trim %}
+
+with
+
+fit_input_fingerprint as (
+
+    select * from {{ ref("int_fit_input_fingerprint") }}
+
+),
+
+k_selection_scores as (
+
+    select * from {{ ref("int_k_selection_scores") }}
+
+),
+
+feature_scaling as (
+
+    select * from {{ ref("feature_scaling") }}
+
+),
+
+chosen_k as (
+
+    {% if n_clusters == "auto" %}
+        select k_selection_scores.k as n_clusters
+        from k_selection_scores
+        inner join fit_input_fingerprint
+            on k_selection_scores.k_scan_key = fit_input_fingerprint.k_scan_key
+        where k_selection_scores.is_chosen
+    {% else %}
+        select {{ n_clusters | int }} as n_clusters
+    {% endif %}
+
+),
+
+model_features as (
+
+    select
+        string_agg(feature_name, ',' order by feature_position) as features,
+        string_agg(transform, ',' order by feature_position) as transforms,
+        string_agg(impute_method, ',' order by feature_position)
+            as impute_methods
+    from feature_scaling
+
+),
+
+settings as (
+
+    select
+        fit_input_fingerprint.input_fingerprint,
+        fit_input_fingerprint.n_rows,
+        model_features.features,
+        model_features.transforms,
+        model_features.impute_methods,
+        cast(chosen_k.n_clusters as integer) as n_clusters,
+        {{ var("n_init") | int }} as n_init,
+        {{ var("random_state") | int }} as random_state,
+        {{ var("max_iter") | int }} as max_iter,
+        {{ var("fit_max_rows") | int }} as fit_max_rows,
+        {{ var("kmeans_refinement_passes") | int }}
+            as kmeans_refinement_passes
+    from fit_input_fingerprint
+    cross join model_features
+    cross join chosen_k
+
+),
+
+final as (
+
+    select
+        left(sha256(
+            input_fingerprint
+            || '|' || features
+            || '|' || transforms
+            || '|' || impute_methods
+            || '|k=' || n_clusters
+            || '|n_init=' || n_init
+            || '|seed=' || random_state
+            || '|max_iter=' || max_iter
+            || case
+                when n_rows > fit_max_rows
+                    then
+                        '|fit_max_rows=' || fit_max_rows
+                        || '|passes=' || kmeans_refinement_passes
+                else ''
+            end
+        ), 16) as model_id,
+        input_fingerprint,
+        n_rows,
+        features,
+        n_clusters,
+        n_init,
+        random_state,
+        max_iter,
+        fit_max_rows,
+        kmeans_refinement_passes,
+        least(n_rows, fit_max_rows) as n_sample_rows
+    from settings
+
+)
+
+select * from final
