@@ -7,8 +7,8 @@ from numpy.testing import assert_allclose
 
 from cc_segmentation.selection import (
     choose_k,
-    segment_metrics,
     silhouette,
+    silhouette_table,
     stability,
 )
 
@@ -75,17 +75,12 @@ def test_choose_k_with_nothing_eligible_considers_every_k():
     assert table.is_chosen.sum() == 1
 
 
-def test_segment_metrics_by_hand():
-    centroids = np.array([[0.0, 1.0], [10.0, 1.0]])
-    metrics = segment_metrics(PAIRS, PAIR_LABELS, centroids, np.array([1, 2]))
-    model = metrics.iloc[0]
-    assert model.scope == "model"
-    # every point is 1 from its centroid
-    assert model.inertia == pytest.approx(4.0)
-    assert model.mean_distance == pytest.approx(1.0)
-    assert model.radius == pytest.approx(1.0)
-    segments = metrics.iloc[1:]
-    assert segments.segment_id.tolist() == [1, 2]
-    assert segments.n_customers.tolist() == [2, 2]
-    assert_allclose(segments.inertia, [2.0, 2.0])
-    assert segments.davies_bouldin.isna().all()
+def test_silhouette_table_by_hand():
+    # Two tight pairs 10 apart: a(i) = 2; b(i) = mean distance to the other
+    # pair = (10 + sqrt(104)) / 2; s(i) = (b - a) / b, the same for all rows.
+    b = (10 + np.sqrt(104)) / 2
+    table = silhouette_table(PAIRS, PAIR_LABELS)
+    assert table.scope.tolist() == ["model", "segment", "segment"]
+    assert table.segment_id.iloc[1:].tolist() == [1, 2]
+    assert_allclose(table.silhouette, [(b - 2) / b] * 3)
+    assert table.n_silhouette_rows.tolist() == [4, 2, 2]

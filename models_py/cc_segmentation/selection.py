@@ -1,7 +1,8 @@
 """Choosing k and judging a segmentation with scikit-learn's metrics.
 
-The dbt Python models ``k_selection`` and ``model_metrics`` are thin shells
-over :func:`evaluate_k_range`, :func:`choose_k` and :func:`segment_metrics`.
+The dbt Python models ``int_k_selection_scores`` and ``int_silhouette_scores``
+are thin shells over :func:`evaluate_k_range`, :func:`choose_k` and
+:func:`silhouette_table`.
 """
 
 from __future__ import annotations
@@ -235,77 +236,46 @@ def _scaled(values: pd.Series) -> pd.Series:
     return (values - values.min()) / spread
 
 
-def segment_metrics(
-    matrix: np.ndarray,
-    labels: np.ndarray,
-    centroids: np.ndarray,
-    segment_ids: np.ndarray,
-    *,
-    silhouette_max_rows: int = SILHOUETTE_MAX_ROWS,
-    random_state: int = 0,
-) -> pd.DataFrame:
-    """Figures of one segmentation, for the model and for each segment.
+def silhouette_table(matrix: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
+    """Mean silhouette of the model and of each segment.
+
+    The other figures of ``model_metrics`` (sizes, inertia, distances,
+    Davies-Bouldin, Calinski-Harabasz) are exact per-segment sums and come
+    from SQL over every customer; silhouette compares every pair of rows, so
+    the caller passes every customer or a fixed-seed sample of them.
 
     Parameters
     ----------
     matrix : ndarray of shape (n_rows, n_features)
     labels : ndarray of shape (n_rows,)
         Segment id of every row.
-    centroids : ndarray of shape (k, n_features)
-        Centroid of each segment, in the order of ``segment_ids``.
-    segment_ids : ndarray of shape (k,)
 
     Returns
     -------
     DataFrame
         First a row with ``scope = 'model'`` (``segment_id`` NaN), then one
-        row per segment (``scope = 'segment'``).  Columns: ``n_customers``,
-        ``inertia`` (sum of squared distances to the own centroid),
-        ``mean_distance`` and ``radius`` (mean and largest Euclidean
-        distance to it), ``silhouette`` (mean silhouette of the rows in
-        scope; sampled as in :func:`silhouette` above
-        ``silhouette_max_rows``), and, for the model row only,
-        ``davies_bouldin`` and ``calinski_harabasz``.
+        row per segment present, by segment id: ``silhouette`` (the mean of
+        :func:`sklearn.metrics.silhouette_samples` over the rows in scope)
+        and ``n_silhouette_rows`` (those rows).
     """
-    position = {s: i for i, s in enumerate(segment_ids)}
-    own = centroids[np.array([position[s] for s in labels])]
-    distance = np.linalg.norm(matrix - own, axis=1)
-
-    if len(matrix) <= silhouette_max_rows:
-        sample = np.arange(len(matrix))
-    else:
-        rng = np.random.RandomState(random_state)
-        sample = rng.permutation(len(matrix))[:silhouette_max_rows]
     with config_context(working_memory=WORKING_MEMORY_MIB):
-        per_row = silhouette_samples(matrix[sample], labels[sample])
-
+        per_row = silhouette_samples(matrix, labels)
     rows = [
         {
             "scope": "model",
             "segment_id": np.nan,
-            "n_customers": len(matrix),
-            "inertia": float((distance**2).sum()),
-            "mean_distance": float(distance.mean()),
-            "radius": float(distance.max()),
             "silhouette": float(per_row.mean()),
-            "davies_bouldin": float(davies_bouldin_score(matrix, labels)),
-            "calinski_harabasz": float(calinski_harabasz_score(matrix, labels)),
+            "n_silhouette_rows": len(per_row),
         }
     ]
-    sampled_labels = labels[sample]
-    for segment_id in segment_ids:
+    for segment_id in np.unique(labels):
         members = labels == segment_id
         rows.append(
             {
                 "scope": "segment",
                 "segment_id": segment_id,
-                "n_customers": int(members.sum()),
-                "inertia": float((distance[members] ** 2).sum()),
-                "mean_distance": float(distance[members].mean()),
-                "radius": float(distance[members].max()),
-                "silhouette": float(per_row[sampled_labels == segment_id].mean()),
-                "davies_bouldin": np.nan,
-                "calinski_harabasz": np.nan,
+                "silhouette": float(per_row[members].mean()),
+                "n_silhouette_rows": int(members.sum()),
             }
         )
     return pd.DataFrame(rows)

@@ -1,12 +1,27 @@
-"""PCA of the model matrix (thin shell, see cc_segmentation.projection)."""
+"""PCA of the model matrix (thin shell, see cc_segmentation.projection).
 
-from cc_segmentation.kmeans import model_matrix
-from cc_segmentation.projection import fit_pca
+The covariance matrix comes from SQL (int_feature_covariance, every
+customer); only its 17 x 17 eigen-decomposition runs here.
+"""
+
+import numpy as np
+
+from cc_segmentation.projection import pca_from_covariance
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    feature_scaling = dbt.ref("feature_scaling").df()
-    standardized = dbt.ref("int_customers_standardized").df()
-    _, features, matrix = model_matrix(standardized, feature_scaling)
-    return fit_pca(matrix, features, n_components=2)
+    pairs = dbt.ref("int_feature_covariance").order(
+        "feature_position_a, feature_position_b"
+    )
+    columns = pairs.project(
+        "feature_position_a, feature_name_a, mean_a, covariance"
+    ).fetchnumpy()
+    n_features = int(round(len(columns["covariance"]) ** 0.5))
+    covariance = np.asarray(columns["covariance"], dtype=np.float64).reshape(
+        n_features, n_features
+    )
+    first_of_each = slice(None, None, n_features)
+    features = [str(name) for name in columns["feature_name_a"][first_of_each]]
+    means = np.asarray(columns["mean_a"][first_of_each], dtype=np.float64)
+    return pca_from_covariance(covariance, means, features, n_components=2)

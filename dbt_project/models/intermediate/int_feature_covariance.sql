@@ -1,0 +1,77 @@
+{#-
+    The model features' sample covariance matrix (17 x 17 with every
+    feature), over every valid customer, in long form with each feature's
+    mean: all that PCA needs (int_pca_fit), in one pass over the customers.
+-#}
+{% set features = model_feature_names() %}
+
+with
+
+customers_standardized as (
+
+    select * from {{ ref("int_customers_standardized") }}
+
+),
+
+moments as (
+
+    -- one row: every mean, and the covariance of every pair a <= b
+    select
+        {% for a in features %}
+            avg({{ a }}_z) as mean__{{ a }},
+        {% endfor %}
+        {% for a in features %}
+            {% set position_a = loop.index %}
+            {% for b in features if loop.index >= position_a %}
+                covar_samp({{ a }}_z, {{ b }}_z) as covariance__{{ a }}__{{ b }},
+            {% endfor %}
+        {% endfor %}
+        count(*) as n_rows
+    from customers_standardized
+
+),
+
+pairs as (
+
+    select
+        n_rows,
+        unnest([
+            {% for a in features %}
+                {% set position_a = loop.index %}
+                {% set outer = loop %}
+                {% for b in features %}
+                    {% set first, second = (a, b) if position_a <= loop.index
+                        else (b, a) %}
+                    {
+                        'feature_position_a': {{ position_a }},
+                        'feature_name_a': '{{ a }}',
+                        'feature_position_b': {{ loop.index }},
+                        'feature_name_b': '{{ b }}',
+                        'mean_a': mean__{{ a }},
+                        'mean_b': mean__{{ b }},
+                        'covariance': covariance__{{ first }}__{{ second }}
+                    }{{ "," if not (loop.last and outer.last) }}
+                {% endfor %}
+            {% endfor %}
+        ]) as pair
+    from moments
+
+),
+
+final as (
+
+    select
+        pair.feature_position_a,
+        pair.feature_name_a,
+        pair.feature_position_b,
+        pair.feature_name_b,
+        pair.mean_a,
+        pair.mean_b,
+        pair.covariance,
+        n_rows
+    from pairs
+
+)
+
+select * from final
+order by feature_position_a, feature_position_b
