@@ -36,4 +36,3 @@ final as (
 )
 
 select * from final
-order by cust_id, segment_id

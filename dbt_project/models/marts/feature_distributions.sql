@@ -27,42 +27,57 @@ valid_customers as (
 
 ),
 
-measure_values as (
+feature_columns as (
 
-    -- include nulls: a missing value stays a row, so that it is counted; the
-    -- aggregates below skip it
-    select *
-    from (
-        select {{ cc_feature_names() | join(", ") }}
-        from valid_customers
-    ) as measures
-    unpivot include nulls (
-        reported_value for feature_name in (
-            {{ cc_feature_names() | join(", ") }}
-        )
-    )
+    -- one row, every statistic of every measure: the measures are
+    -- aggregated as columns, never unpivoted into a row per value
+    select
+        {% for feature in cc_feature_names() %}
+            {
+                'feature_name': '{{ feature }}',
+                'n_rows': count(*),
+                'n_reported': count({{ feature }}),
+                'share_zero':
+                    count_if({{ feature }} = 0)
+                    / nullif(count({{ feature }}), 0),
+                'mean': avg({{ feature }}),
+                'stddev': stddev_samp({{ feature }}),
+                'min': min({{ feature }}),
+                -- one call for the four: one sort per measure, not four
+                'quantiles':
+                    quantile_cont({{ feature }}, [0.25, 0.5, 0.75, 0.99]),
+                'max': max({{ feature }}),
+                'skewness': skewness({{ feature }})
+            } as {{ feature }}{{ "," if not loop.last }}
+        {% endfor %}
+    from valid_customers
+
+),
+
+feature_rows as (
+
+    select unnest([{{ cc_feature_names() | join(", ") }}]) as feature
+    from feature_columns
 
 ),
 
 feature_stats as (
 
     select
-        feature_name,
-        count(*) as n_rows,
-        count(reported_value) as n_reported,
-        count(*) - count(reported_value) as n_missing,
-        (count(*) - count(reported_value)) / count(*) as share_missing,
-        count_if(reported_value = 0) / nullif(count(reported_value), 0)
-            as share_zero,
-        avg(reported_value) as mean,
-        stddev_samp(reported_value) as stddev,
-        min(reported_value) as min,
-        -- one call for the four: one sort per measure, not four
-        quantile_cont(reported_value, [0.25, 0.5, 0.75, 0.99]) as quantiles,
-        max(reported_value) as max,
-        skewness(reported_value) as skewness
-    from measure_values
-    group by feature_name
+        feature.feature_name,
+        feature.n_rows,
+        feature.n_reported,
+        feature.n_rows - feature.n_reported as n_missing,
+        (feature.n_rows - feature.n_reported) / feature.n_rows
+            as share_missing,
+        feature.share_zero,
+        feature.mean,
+        feature.stddev,
+        feature.min,
+        feature.quantiles,
+        feature.max,
+        feature.skewness
+    from feature_rows
 
 ),
 

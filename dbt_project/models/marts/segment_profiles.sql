@@ -30,16 +30,51 @@ segment_centroids as (
 
 ),
 
-measures as (
+segment_columns as (
 
-    unpivot (
-        select
-            segment_id,
-            {{ cc_feature_names() | join(", ") }}
-        from customer_segments
-    )
-    on {{ cc_feature_names() | join(", ") }}
-    into name feature_name value reported_value
+    -- per segment, every measure's mean and median as columns: the
+    -- measures are never unpivoted into a row per customer and measure
+    select
+        segment_id,
+        {% for feature in cc_feature_names() %}
+            {
+                'feature_name': '{{ feature }}',
+                'mean_value': avg({{ feature }}),
+                'median_value': median({{ feature }})
+            } as {{ feature }}{{ "," if not loop.last }}
+        {% endfor %}
+    from customer_segments
+    group by segment_id
+
+),
+
+portfolio_columns as (
+
+    select
+        {% for feature in cc_feature_names() %}
+            {
+                'feature_name': '{{ feature }}',
+                'portfolio_mean': avg({{ feature }}),
+                'portfolio_median': median({{ feature }})
+            } as {{ feature }}{{ "," if not loop.last }}
+        {% endfor %}
+    from customer_segments
+
+),
+
+segment_rows as (
+
+    select
+        segment_id,
+        unnest([{{ cc_feature_names() | join(", ") }}]) as stats
+    from segment_columns
+
+),
+
+portfolio_rows as (
+
+    select unnest([{{ cc_feature_names() | join(", ") }}]) as stats
+    from portfolio_columns
 
 ),
 
@@ -47,22 +82,20 @@ segment_stats as (
 
     select
         segment_id,
-        feature_name,
-        avg(reported_value) as mean_value,
-        median(reported_value) as median_value
-    from measures
-    group by segment_id, feature_name
+        stats.feature_name,
+        stats.mean_value,
+        stats.median_value
+    from segment_rows
 
 ),
 
 portfolio_stats as (
 
     select
-        feature_name,
-        avg(reported_value) as portfolio_mean,
-        median(reported_value) as portfolio_median
-    from measures
-    group by feature_name
+        stats.feature_name,
+        stats.portfolio_mean,
+        stats.portfolio_median
+    from portfolio_rows
 
 ),
 
