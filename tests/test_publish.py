@@ -1,8 +1,9 @@
 """Builds and readers never block each other (cc_segmentation.build).
 
-Each test publishes a first warehouse, then runs a second build with
-different settings (so the model id changes) while a reader is active, and
-checks what the reader saw and what was published."""
+Each build test publishes a first warehouse, then runs more builds on it:
+with a reader active (what did the reader see, what was published), or to
+check what a build carries over from the published warehouse (only the
+history of incremental models, never a copy of the file)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from pathlib import Path
 import duckdb
 import pytest
 from conftest import REPO
+
+from cc_segmentation.build import carry_over, staging_path
 
 
 def build_command(workdir: Path, raw_path: Path, **dbt_vars) -> list[str]:
@@ -42,9 +45,9 @@ def build_env(warehouse: Path, workdir: Path) -> dict:
     )
 
 
-def run_build(warehouse, workdir, raw_path, **dbt_vars):
+def run_build(warehouse, workdir, raw_path, *options, **dbt_vars):
     return subprocess.run(
-        build_command(workdir, raw_path, **dbt_vars),
+        [*build_command(workdir, raw_path, **dbt_vars), *options],
         cwd=REPO,
         env=build_env(warehouse, workdir),
         capture_output=True,
@@ -132,6 +135,8 @@ def test_a_build_succeeds_while_a_read_only_connection_is_held(
     with duckdb.connect(str(published), read_only=True) as held:
         second = run_build(published, tmp_path / "second", real_csv, n_clusters=6)
         assert second.returncode == 0, second.stdout[-3000:]
+        # the history was read from the held file (ATTACH ... READ_ONLY)
+        assert "carried over main.segmentation_models (1 rows)" in second.stdout
         # the held connection still reads the warehouse it opened
         assert (
             held.execute(
@@ -172,3 +177,123 @@ def test_a_killed_build_leaves_the_published_warehouse_intact(
     again = run_build(published, tmp_path / "again", real_csv, n_clusters=6)
     assert again.returncode == 0, again.stdout[-3000:]
     assert current_model(published)[1] == 8950
+
+
+def query(warehouse: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+FITS = "select model_id from segmentation_models order by fitted_at"
+HISTORY = "select distinct model_id from int_segment_history order by 1"
+HISTORY_COLUMNS = """
+    select table_name, column_index, column_name, data_type, is_nullable
+    from duckdb_columns()
+    where table_name in ('segmentation_models', 'int_segment_history')
+    order by all
+"""
+
+
+def test_a_rebuild_does_not_grow_the_warehouse_and_keeps_the_history(
+    published, tmp_path, real_csv
+):
+    first_size = published.stat().st_size
+    (first_fit,) = query(published, FITS)
+    columns = query(published, HISTORY_COLUMNS)
+    # A table no model builds: a copy of the published file would keep it.
+    with duckdb.connect(str(published)) as con:
+        con.execute("create table main.stray as select 1 as id")
+
+    same = run_build(published, tmp_path / "same", real_csv, n_clusters=5)
+    assert same.returncode == 0, same.stdout[-3000:]
+    # 16.8 -> 33.3 MB on the real file when the build started from a copy
+    assert published.stat().st_size <= 1.1 * first_size
+    tables = {
+        name for (name,) in query(published, "select table_name from duckdb_tables()")
+    }
+    assert "stray" not in tables and "customer_segments" in tables
+    assert not staging_path(published).exists()
+    # the same data and settings: the same fit, replaced, not duplicated
+    assert query(published, FITS) == [first_fit]
+    assert query(published, HISTORY_COLUMNS) == columns
+
+    other = run_build(
+        published, tmp_path / "other", real_csv, n_clusters=5, random_state=7
+    )
+    assert other.returncode == 0, other.stdout[-3000:]
+    fits = query(published, FITS)
+    assert len(fits) == 2 and fits[0] == first_fit
+    assert query(published, HISTORY) == sorted(fits)
+    # the new fit's segments were matched against the carried-over fit
+    new_fit = f"from int_segment_history where model_id = '{fits[1][0]}'"
+    assert ("first fit",) not in query(published, f"select status {new_fit}")
+    assert query(
+        published,
+        f"select distinct previous_model_id {new_fit} and previous_model_id <> ''",
+    ) == [first_fit]
+    assert query(published, HISTORY_COLUMNS) == columns
+
+
+def test_full_refresh_starts_the_history_afresh(published, tmp_path, real_csv):
+    (first_fit,) = query(published, FITS)
+    fresh = run_build(
+        published, tmp_path / "fresh", real_csv, "--full-refresh",
+        n_clusters=5, random_state=7,
+    )  # fmt: skip
+    assert fresh.returncode == 0, fresh.stdout[-3000:]
+    assert "carried over" not in fresh.stdout
+    (fit,) = query(published, FITS)
+    assert fit != first_fit
+    assert query(published, HISTORY) == [fit]
+    assert query(published, "select distinct status from segment_lineage") == [
+        ("first fit",)
+    ]
+
+
+def test_a_failed_build_or_bad_option_publishes_nothing(tmp_path):
+    warehouse = tmp_path / "segmentation.duckdb"
+    missing = tmp_path / "missing.csv"
+    failed = run_build(warehouse, tmp_path / "failed", missing)
+    assert failed.returncode == 1, failed.stdout[-3000:]
+    assert "does not exist" in failed.stdout
+    assert "was left as it was" in failed.stderr
+    bad = run_build(warehouse, tmp_path / "bad", missing, "--no-such-option")
+    assert bad.returncode == 2
+    assert "No such option" in bad.stderr
+    assert not warehouse.exists()
+    assert not staging_path(warehouse).exists()
+
+
+def test_carry_over_copies_tables_with_their_exact_schema(tmp_path):
+    published = tmp_path / "published.duckdb"
+    with duckdb.connect(str(published)) as con:
+        con.execute("create schema history")
+        con.execute(
+            "create table history.fits (model_id varchar primary key, "
+            "k bigint not null, inertia double, fitted_at timestamp)"
+        )
+        con.execute(
+            "insert into history.fits values "
+            "('a', 4, 1.5, '2026-01-01'), ('b', 5, null, '2026-01-02')"
+        )
+        con.execute("create table main.scores as select 1 as k")
+    staging = tmp_path / "staging.duckdb"
+    with duckdb.connect(str(published), read_only=True):  # a reader
+        copied = carry_over(
+            published, staging, [("history", "fits"), ("main", "not_built_yet")]
+        )
+    assert copied == [("history", "fits", 2)]
+    schema = """
+        select column_index, column_name, data_type, is_nullable
+        from duckdb_columns() where table_name = 'fits' order by 1
+    """
+    constraints = """
+        select constraint_type, constraint_text from duckdb_constraints()
+        where table_name = 'fits' order by all
+    """
+    rows = "select * from history.fits order by model_id"
+    assert query(staging, schema) == query(published, schema)
+    assert query(staging, constraints) == query(published, constraints)
+    assert query(staging, rows) == query(published, rows)
+    # only what was asked for
+    assert query(staging, "select table_name from duckdb_tables()") == [("fits",)]
