@@ -12,24 +12,38 @@
     - confidence = (second_distance - distance_to_centroid) / second_distance:
       0 on the border between two segments, 1 on the centroid (NULL with one
       segment).
-    - probability_<j> for every segment j, and probability /
-      second_probability / third_probability for the three nearest: a
-      softmax of -squared distance / temperature.  With temperature
+    - probability_<j> for every segment j (in segment_id order), and
+      probability / second_probability / third_probability for the three
+      nearest: a softmax of -squared distance / temperature.  With temperature
       2 sigma^2 (sigma^2 the within-segment variance per feature) this is
       the posterior of an equal-weight spherical Gaussian mixture centred on
       the centroids.  `temperature` is a SQL expression.
     - reason_<n>_feature / _contribution / _direction, n = 1..3: the features
       that pull the row towards its segment rather than the runner-up, by
       their share of the difference of squared distances,
-      (z - second centroid)^2 - (z - nearest centroid)^2, largest first;
-      direction 'higher' when the nearest centroid is higher on the feature
+      (z - second centroid)^2 - (z - nearest centroid)^2, largest first, and
+      among equal contributions the feature that comes first in `features`
+      (model order; before issue 7, a sort broke such ties by feature name,
+      descending); direction 'higher' when the nearest centroid is higher on the feature
       than the runner-up's, else 'lower'.  Only features that pull towards
       the segment (positive contribution) are listed; with one segment there
       is no runner-up and no reason.
 
-    The distances are unrolled into one expression per segment over a single
-    pivoted centroid row: on millions of rows this is several times faster
-    than CROSS JOIN + arg_min over long-form centroids.
+    With nearest_only=true it returns only the `keys`, every `<feature>_z`,
+    segment_id (the nearest, ties to the lower id) and sq_distance (the
+    squared distance to it), and ignores `temperature`: the cheap pass that
+    Lloyd refinement of KMeans runs several times over every customer.
+
+    Built for tens of millions of rows (tests/benchmarks/
+    benchmark_assignment.py): every value is an expression over columns, so
+    DuckDB evaluates it vector by vector.  Distances are unrolled over one
+    pivoted centroid row ((z - c) * (z - c): pow() costs several times
+    more); the three nearest segments and the three reasons are each picked
+    with one least()/greatest() and one CASE (nearest_centroid_picks), not
+    by sorting a list per row; the nearest and runner-up centroids are
+    looked up by position in a constant list of structs, not by CASE per
+    feature or by a join (a join would make DuckDB insert the result
+    single-threaded to keep the row order).
 -#}
 {% macro nearest_centroid(
     customers,
@@ -37,8 +51,15 @@
     features,
     segment_ids,
     temperature,
-    keys=["cust_id"]
+    keys=["cust_id"],
+    nearest_only=false
 ) %}
+    {#- position i in segment_ids is segment i's column; sorted, the first
+        of equal distances is the lower segment id -#}
+    {%- set segment_ids = segment_ids | sort -%}
+    {%- set segment_id_list -%}
+        ([{{ segment_ids | join(", ") }}]::bigint[])
+    {%- endset -%}
     with
 
     centroid_row as (
@@ -66,12 +87,16 @@
             {% for feature in features %}
             scored.{{ feature }}_z,
             {% endfor %}
-            centroid_row.*,
+            {% if not nearest_only %}
+            {{ temperature }} as temperature,
+            {% endif %}
             {% for j in segment_ids %}
             (
                 {% for feature in features %}
-                (scored.{{ feature }}_z - centroid_row.c{{ j }}__{{ feature }})
-                ** 2{{ " +" if not loop.last }}
+                {% set difference -%}
+                    (scored.{{ feature }}_z - centroid_row.c{{ j }}__{{ feature }})
+                {%- endset %}
+                {{ difference }} * {{ difference }}{{ " +" if not loop.last }}
                 {% endfor %}
             ) as sq_distance_{{ j }}{{ "," if not loop.last }}
             {% endfor %}
@@ -80,84 +105,109 @@
 
     ),
 
-    ranked as (
+    {%- set distance_columns = [] -%}
+    {%- for j in segment_ids -%}
+        {%- do distance_columns.append("sq_distance_" ~ j) -%}
+    {%- endfor %}
+    {{ nearest_centroid_picks(
+        "squared_distances",
+        distance_columns,
+        "least",
+        "nearest",
+        1 if nearest_only else 3,
+    ) }}
 
-        -- structs sort by squared distance, then by segment id (ties)
+    {% if nearest_only %}
+
+    assigned as (
+
         select
-            *,
-            list_sort([
-                {% for j in segment_ids %}
-                {'sq': sq_distance_{{ j }}, 'segment_id': {{ j }}::bigint}
-                {{- "," if not loop.last }}
-                {% endfor %}
-            ]) as by_distance
-        from squared_distances
-
-    ),
-
-    nearest as (
-
-        select
-            *,
-            {% for n, name in [(1, ""), (2, "second_"), (3, "third_")] %}
-            struct_extract(by_distance[{{ n }}], 'segment_id')
-                as {{ name }}segment_id,
-            struct_extract(by_distance[{{ n }}], 'sq') as {{ name }}sq,
+            {% for key in keys %}
+            {{ key }},
             {% endfor %}
-            {{ temperature }} as temperature
-        from ranked
+            {% for feature in features %}
+            {{ feature }}_z,
+            {% endfor %}
+            {{ segment_id_list }}[nearest_1_position] as segment_id,
+            nearest_1 as sq_distance
+        from nearest_1
+
+    )
+
+    {% else %}
+
+    centroid_structs as (
+
+        -- segment i's centroid is element i, so a position looks it up
+        select
+            [
+                {% for j in segment_ids %}
+                {
+                    {% for feature in features %}
+                    '{{ feature }}': c{{ j }}__{{ feature }}
+                    {{- "," if not loop.last }}
+                    {% endfor %}
+                }{{ "," if not loop.last }}
+                {% endfor %}
+            ] as centroids
+        from centroid_row
 
     ),
 
-    weighted as (
+    runner_up_looked_up as (
+
+        select
+            ranked.*,
+            centroid_structs.centroids[ranked.nearest_1_position]
+                as nearest_centroid,
+            centroid_structs.centroids[ranked.nearest_2_position]
+                as second_centroid
+        from nearest_3 as ranked
+        cross join centroid_structs
+
+    ),
+
+    contributions as (
 
         -- exp(-(d_j^2 - d_min^2) / T): the nearest weighs 1, no underflow
         select
             *,
             {% for j in segment_ids %}
-            exp(-(sq_distance_{{ j }} - sq) / temperature)
+            exp(-(sq_distance_{{ j }} - nearest_1) / temperature)
                 as weight_{{ j }},
             {% endfor %}
             {% for feature in features %}
-            case segment_id
-                {% for j in segment_ids %}
-                when {{ j }} then c{{ j }}__{{ feature }}
-                {% endfor %}
-            end as nearest__{{ feature }},
-            case second_segment_id
-                {% for j in segment_ids %}
-                when {{ j }} then c{{ j }}__{{ feature }}
-                {% endfor %}
-            end as second__{{ feature }}{{ "," if not loop.last }}
+            {% set z = feature ~ "_z" %}
+            {% set second = "second_centroid." ~ feature %}
+            {% set nearest = "nearest_centroid." ~ feature %}
+            ({{ z }} - {{ second }}) * ({{ z }} - {{ second }})
+            - ({{ z }} - {{ nearest }}) * ({{ z }} - {{ nearest }})
+                as contribution__{{ feature }}{{ "," if not loop.last }}
             {% endfor %}
-        from nearest
+        from runner_up_looked_up
 
     ),
 
-    explained as (
+    {%- set contribution_columns = [] -%}
+    {%- for feature in features -%}
+        {%- do contribution_columns.append("contribution__" ~ feature) -%}
+    {%- endfor %}
+    {{ nearest_centroid_picks(
+        "contributions",
+        contribution_columns,
+        "greatest",
+        "reason",
+        3,
+    ) }}
+
+    weights_summed as (
 
         select
             *,
             {% for j in segment_ids %}
-            weight_{{ j }}{{ " +" if not loop.last else " as total_weight," }}
+            weight_{{ j }}{{ " +" if not loop.last else " as total_weight" }}
             {% endfor %}
-            list_sort([
-                {% for feature in features %}
-                {
-                    'contribution':
-                        ({{ feature }}_z - second__{{ feature }}) ** 2
-                        - ({{ feature }}_z - nearest__{{ feature }}) ** 2,
-                    'feature': '{{ feature }}',
-                    'direction':
-                        case
-                            when nearest__{{ feature }} > second__{{ feature }}
-                                then 'higher'
-                            else 'lower'
-                        end
-                }{{ "," if not loop.last }}
-                {% endfor %}
-            ], 'DESC') as reasons
-        from weighted
+        from reason_3
 
     ),
 
@@ -167,42 +217,116 @@
             {% for key in keys %}
             {{ key }},
             {% endfor %}
-            segment_id,
-            sqrt(sq) as distance_to_centroid,
-            second_segment_id,
-            sqrt(second_sq) as second_distance,
-            third_segment_id,
-            sqrt(third_sq) as third_distance,
+            {{ segment_id_list }}[nearest_1_position] as segment_id,
+            sqrt(nearest_1) as distance_to_centroid,
+            {{ segment_id_list }}[nearest_2_position] as second_segment_id,
+            sqrt(nearest_2) as second_distance,
+            {{ segment_id_list }}[nearest_3_position] as third_segment_id,
+            sqrt(nearest_3) as third_distance,
             case
-                when second_sq > 0
-                    then (sqrt(second_sq) - sqrt(sq)) / sqrt(second_sq)
-                when second_sq = 0 then 0.0
+                when nearest_2 > 0
+                    then (sqrt(nearest_2) - sqrt(nearest_1)) / sqrt(nearest_2)
+                when nearest_2 = 0 then 0.0
             end as confidence,
             1.0 / total_weight as probability,
-            exp(-(second_sq - sq) / temperature) / total_weight
+            exp(-(nearest_2 - nearest_1) / temperature) / total_weight
                 as second_probability,
-            exp(-(third_sq - sq) / temperature) / total_weight
+            exp(-(nearest_3 - nearest_1) / temperature) / total_weight
                 as third_probability,
             {% for j in segment_ids %}
             weight_{{ j }} / total_weight as probability_{{ j }},
             {% endfor %}
             {% for n in [1, 2, 3] %}
-            {% set pulls = "struct_extract(reasons[" ~ n ~ "], 'contribution') > 0" %}
+            {% set pulls = "reason_" ~ n ~ " > 0" %}
             case when {{ pulls }} then
-                struct_extract(reasons[{{ n }}], 'feature')
+                ['{{ features | join("', '") }}'][reason_{{ n }}_position]
             end as reason_{{ n }}_feature,
+            case when {{ pulls }} then reason_{{ n }} end
+                as reason_{{ n }}_contribution,
             case when {{ pulls }} then
-                struct_extract(reasons[{{ n }}], 'contribution')
-            end as reason_{{ n }}_contribution,
-            case when {{ pulls }} then
-                struct_extract(reasons[{{ n }}], 'direction')
+                if(
+                    case reason_{{ n }}_position
+                        {% for feature in features %}
+                        when {{ loop.index }} then
+                            nearest_centroid.{{ feature }}
+                            > second_centroid.{{ feature }}
+                        {% endfor %}
+                    end,
+                    'higher',
+                    'lower'
+                )
             end as reason_{{ n }}_direction{{ "," if not loop.last }}
             {% endfor %}
-        from explained
+        from weights_summed
 
     )
 
+    {% endif %}
+
     select * from assigned
+{% endmacro %}
+
+
+{#-
+    CTEs <name>_1 .. <name>_<n> that pick, row by row, the n best of
+    `columns` by `pick` ("least" or "greatest"): column <name>_<r> holds the
+    r-th best value and <name>_<r>_position its position in `columns`
+    (1-based).  Among equal values the earlier column wins.  Each pass sets
+    the column picked before to NULL and takes one least()/greatest() and
+    one CASE: much cheaper in DuckDB than sorting a list per row.  Fewer
+    non-NULL columns than n give NULL picks.  Ends with a comma: CTEs only.
+-#}
+{% macro nearest_centroid_picks(source, columns, pick, name, n) %}
+    {% for rank in range(1, n + 1) %}
+    {% set candidate = name ~ "_" ~ rank ~ "_candidate_" %}
+
+    {{ name }}_{{ rank }}_candidates as (
+
+        select
+            *,
+            {% for column in columns %}
+            {% if rank == 1 %}
+            {{ column }}
+            {%- else %}
+            if(
+                {{ name }}_{{ rank - 1 }}_position = {{ loop.index }},
+                null,
+                {{ name }}_{{ rank - 1 }}_candidate_{{ loop.index }}
+            )
+            {%- endif %} as {{ candidate }}{{ loop.index }}
+            {{- "," if not loop.last }}
+            {% endfor %}
+        from {{ source if rank == 1 else name ~ "_" ~ (rank - 1) }}
+
+    ),
+
+    {{ name }}_{{ rank }}_value as (
+
+        select
+            *,
+            {{ pick }}(
+                {% for column in columns %}
+                {{ candidate }}{{ loop.index }}{{ "," if not loop.last }}
+                {% endfor %}
+            ) as {{ name }}_{{ rank }}
+        from {{ name }}_{{ rank }}_candidates
+
+    ),
+
+    {{ name }}_{{ rank }} as (
+
+        select
+            *,
+            case
+                {% for column in columns %}
+                when {{ candidate }}{{ loop.index }} = {{ name }}_{{ rank }}
+                    then {{ loop.index }}
+                {% endfor %}
+            end as {{ name }}_{{ rank }}_position
+        from {{ name }}_{{ rank }}_value
+
+    ),
+    {% endfor %}
 {% endmacro %}
 
 
