@@ -1,17 +1,28 @@
 """Unit tests of cc_segmentation.outliers on toy data with known answers,
-checked against brute-force numpy rather than against scikit-learn alone."""
+checked against brute-force numpy rather than against scikit-learn alone,
+and a build of the outlier models above their sample size."""
 
+import json
+import os
+import subprocess
+
+import duckdb
 import numpy as np
+import pyarrow as pa
 import pytest
+from conftest import DBT, REPO
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.sparse.csgraph import connected_components
 from sklearn.cluster import DBSCAN
 
+import cc_segmentation.outliers as outliers
 from cc_segmentation.outliers import (
+    CoreSampleLabeller,
     choose_eps,
     dbscan_outliers,
     k_distances,
     knee_of_curve,
+    label_batches,
 )
 
 # Five points on a line; their pairwise distances are easy to read off.
@@ -155,8 +166,10 @@ def test_isolated_points_are_noise_and_blobs_are_clusters():
     result = dbscan_outliers(BLOBS, min_samples=4, eps=1.5)
     assert_array_equal(result.labels, [0] * 9 + [1] * 9 + [-1, -1])
     assert_array_equal(result.is_noise, [False] * 18 + [True, True])
-    assert (result.eps, result.min_samples, result.n_fitted_rows) == (1.5, 4, 20)
-    assert_array_equal(result.fitted_rows, np.arange(20))
+    # Within 1.5 of a grid point: its 4 or 8 neighbours at 1 and sqrt(2)
+    # and itself, at least 4 for every grid point.
+    assert_array_equal(result.is_core, [True] * 18 + [False, False])
+    assert (result.eps, result.min_samples) == (1.5, 4)
 
 
 def test_default_settings_on_the_blobs():
@@ -182,6 +195,7 @@ def test_noise_is_what_the_dbscan_definition_says():
 
     result = dbscan_outliers(points, min_samples=min_samples, eps=eps)
     assert_array_equal(result.is_noise, is_noise)
+    assert_array_equal(result.is_core, is_core)
     # Clusters are the connected components of core points within eps ...
     n_components, component = connected_components(within[is_core][:, is_core])
     core_labels = result.labels[is_core]
@@ -190,7 +204,7 @@ def test_noise_is_what_the_dbscan_definition_says():
     # ... and a border point joins the cluster of a core point within eps.
     for row in np.flatnonzero(is_border):
         assert result.labels[row] in result.labels[is_core & within[row]]
-    # Up to max_rows, the labels are exactly scikit-learn's.
+    # The labels are exactly scikit-learn's.
     sklearn_labels = DBSCAN(eps=eps, min_samples=min_samples).fit(points).labels_
     assert_array_equal(result.labels, sklearn_labels)
 
@@ -200,61 +214,172 @@ def test_default_eps_and_min_samples_are_passed_to_dbscan():
     result = dbscan_outliers(points)
     assert result.min_samples == 6
     assert result.eps == choose_eps(points, 6)
-    expected = DBSCAN(eps=result.eps, min_samples=6).fit(points).labels_
-    assert_array_equal(result.labels, expected)
-
-
-def test_sampled_fit_labels_other_rows_by_their_nearest_core_sample():
-    points = _blobs_and_scatter(1000, seed=4)
-    eps, min_samples = 0.6, 5
-    result = dbscan_outliers(
-        points, min_samples=min_samples, eps=eps, max_rows=200, random_state=7
-    )
-    fitted = result.fitted_rows
-    assert result.n_fitted_rows == fitted.size == np.unique(fitted).size == 200
-    assert_array_equal(fitted, np.sort(fitted))
-    # The sample: scikit-learn's labels.
-    sample = points[fitted]
-    expected = DBSCAN(eps=eps, min_samples=min_samples).fit(sample).labels_
-    assert_array_equal(result.labels[fitted], expected)
-    # The others: label of the nearest core sample within eps, by numpy.
-    within = _pairwise(sample, sample) <= eps
-    cores = sample[within.sum(axis=1) >= min_samples]
-    others = np.setdiff1d(np.arange(1000), fitted)
-    to_cores = _pairwise(points[others], cores)
-    nearest = to_cores.min(axis=1)
-    assert np.abs(nearest - eps).min() > 1e-6  # nothing on the boundary
-    core_labels = expected[within.sum(axis=1) >= min_samples]
-    expected_others = np.where(nearest <= eps, core_labels[to_cores.argmin(axis=1)], -1)
-    assert_array_equal(result.labels[others], expected_others)
-    # Both outcomes occur: joined a cluster, and noise.
-    assert (expected_others >= 0).any() and (expected_others == -1).any()
-    assert_array_equal(result.is_noise, result.labels == -1)
-
-    # Deterministic for a seed; another seed draws another sample.
-    again = dbscan_outliers(
-        points, min_samples=min_samples, eps=eps, max_rows=200, random_state=7
-    )
-    assert_array_equal(again.labels, result.labels)
-    other_seed = dbscan_outliers(
-        points, min_samples=min_samples, eps=eps, max_rows=200, random_state=8
-    )
-    assert not np.array_equal(other_seed.fitted_rows, fitted)
-
-
-def test_sampled_fit_chooses_eps_on_the_sample():
-    points = _blobs_and_scatter(1000, seed=5)
-    result = dbscan_outliers(points, max_rows=200, random_state=1)
-    assert result.eps == choose_eps(points[result.fitted_rows], 6, random_state=1)
+    expected = DBSCAN(eps=result.eps, min_samples=6).fit(points)
+    assert_array_equal(result.labels, expected.labels_)
+    assert_array_equal(np.flatnonzero(result.is_core), expected.core_sample_indices_)
 
 
 def test_dbscan_outliers_rejects_bad_settings():
     with pytest.raises(ValueError, match="eps must be positive"):
         dbscan_outliers(BLOBS, eps=0.0)
-    with pytest.raises(ValueError, match="max_rows must be at least 1"):
-        dbscan_outliers(BLOBS, eps=1.0, max_rows=0)
+    with pytest.raises(ValueError, match="min_samples must be at least 1"):
+        dbscan_outliers(BLOBS, eps=1.0, min_samples=0)
     with pytest.raises(ValueError, match="missing or infinite"):
         dbscan_outliers(np.array([[0.0, np.inf]]), eps=1.0)
+
+
+# CoreSampleLabeller: the customers outside the sample ---------------------------
+
+# Core samples on a line: 0 and 1 in cluster 0, 10 in cluster 1; eps = 1.
+LINE_CORES = np.array([[0.0], [1.0], [10.0]])
+LINE_CORE_LABELS = np.array([0, 0, 1])
+
+
+def test_a_new_row_joins_a_core_sample_within_eps_or_is_noise():
+    labeller = CoreSampleLabeller(LINE_CORES, LINE_CORE_LABELS, eps=1.0)
+    rows = np.array([[-1.0], [0.5], [2.0], [2.5], [5.5], [9.0], [11.5], [-1.01]])
+    # -1 is 1 from 0, 0.5 between 0 and 1, 2 is exactly eps from 1 (inside,
+    # as in scikit-learn), 2.5 and 5.5 are 1.5 and 4.5 from their nearest
+    # core, 9 is 1 from 10, 11.5 is 1.5 from 10, -1.01 is 1.01 from 0.
+    assert_array_equal(labeller.labels(rows), [0, 0, 0, -1, -1, 1, -1, -1])
+
+
+def test_without_core_samples_every_row_is_noise():
+    labeller = CoreSampleLabeller(np.empty((0, 2)), np.empty(0, dtype=int), eps=1.0)
+    assert_array_equal(labeller.labels(np.zeros((3, 2))), [-1, -1, -1])
+
+
+def test_no_rows_give_no_labels():
+    labeller = CoreSampleLabeller(LINE_CORES, LINE_CORE_LABELS, eps=1.0)
+    labels = labeller.labels(np.empty((0, 1)))
+    assert labels.shape == (0,) and labels.dtype == np.int64
+
+
+def test_new_rows_are_labelled_as_dbscan_labels_a_new_point():
+    # DBSCAN by scikit-learn on a sample; the other rows checked by brute
+    # force against scikit-learn's core samples (its components_).
+    points = _blobs_and_scatter(3000, seed=4)
+    rng = np.random.default_rng(7)
+    in_sample = np.zeros(len(points), dtype=bool)
+    in_sample[rng.choice(len(points), 400, replace=False)] = True
+    sample, others = points[in_sample], points[~in_sample]
+    eps, min_samples = 0.6, 5
+    dbscan = DBSCAN(eps=eps, min_samples=min_samples).fit(sample)
+    cores = dbscan.components_
+    core_labels = dbscan.labels_[dbscan.core_sample_indices_]
+    assert len(set(core_labels)) == 3
+
+    labels = CoreSampleLabeller(cores, core_labels, eps).labels(others)
+    to_cores = _pairwise(others, cores)
+    assert np.abs(to_cores.min(axis=1) - eps).min() > 1e-6  # nothing on the boundary
+    within = to_cores <= eps
+    is_noise = ~within.any(axis=1)
+    assert 50 < is_noise.sum() < 500
+    assert_array_equal(labels == -1, is_noise)
+    # The label is that of a core sample within eps ...
+    for row in np.flatnonzero(~is_noise):
+        assert labels[row] in core_labels[within[row]]
+    # ... which is the only one wherever the cores within eps agree.
+    agree = np.array([len(set(core_labels[w])) == 1 for w in within]) & ~is_noise
+    nearest = core_labels[to_cores.argmin(axis=1)]
+    assert_array_equal(labels[agree], nearest[agree])
+
+    # from_fit takes the same core samples from dbscan_outliers' result.
+    result = dbscan_outliers(sample, min_samples=min_samples, eps=eps)
+    from_fit = CoreSampleLabeller.from_fit(sample, result)
+    assert_array_equal(from_fit.labels(others), labels)
+
+
+def test_the_search_cascade_only_saves_time(monkeypatch):
+    # Many rows near the cluster edges, so that every pass settles some.
+    points = _blobs_and_scatter(20_000, seed=5)
+    dbscan = DBSCAN(eps=0.3, min_samples=8).fit(points[:2000])
+    cores = dbscan.components_
+    core_labels = dbscan.labels_[dbscan.core_sample_indices_]
+    rows = points[2000:]
+    labels = CoreSampleLabeller(cores, core_labels, 0.3).labels(rows)
+    monkeypatch.setattr(outliers, "_SEARCH_APPROXIMATIONS", (0.0,))
+    exact = CoreSampleLabeller(cores, core_labels, 0.3).labels(rows)
+    # Exact search alone: the label of the nearest core sample, by numpy.
+    to_cores = _pairwise(rows, cores)
+    within = to_cores <= 0.3
+    is_noise = ~within.any(axis=1)
+    nearest = np.where(is_noise, -1, core_labels[to_cores.argmin(axis=1)])
+    assert_array_equal(exact, nearest)
+    # The cascade: the same noise flag; the same cluster wherever the core
+    # samples within eps agree, one of theirs where they do not.
+    assert_array_equal(labels == -1, is_noise)
+    n_clusters = np.array([len(set(core_labels[w])) for w in within])
+    assert_array_equal(labels[n_clusters == 1], exact[n_clusters == 1])
+    for row in np.flatnonzero(n_clusters > 1):
+        assert labels[row] in core_labels[within[row]]
+    assert is_noise.mean() > 0.01 and (n_clusters > 1).any()
+
+
+def test_the_labeller_rejects_bad_input():
+    labeller = CoreSampleLabeller(LINE_CORES, LINE_CORE_LABELS, eps=1.0)
+    with pytest.raises(ValueError, match="rows of 1 features"):
+        labeller.labels(np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="missing or infinite"):
+        labeller.labels(np.array([[np.nan]]))
+    with pytest.raises(ValueError, match="eps must be positive"):
+        CoreSampleLabeller(LINE_CORES, LINE_CORE_LABELS, eps=0.0)
+    with pytest.raises(ValueError, match="cannot be noise"):
+        CoreSampleLabeller(LINE_CORES, np.array([0, -1, 1]), eps=1.0)
+    with pytest.raises(ValueError, match="one label per core sample"):
+        CoreSampleLabeller(LINE_CORES, np.array([0, 1]), eps=1.0)
+
+
+# label_batches ---------------------------------------------------------------
+
+
+def test_label_batches_keeps_keys_and_order_across_batches():
+    labeller = CoreSampleLabeller(LINE_CORES, LINE_CORE_LABELS, eps=1.0)
+    schema = pa.schema([("x_z", pa.float64()), ("key", pa.int64()), ("y", pa.string())])
+    batches = [
+        pa.record_batch([[2.5, 0.5], [7, 3], ["a", "b"]], schema=schema),
+        pa.record_batch([[9.0], [1], ["c"]], schema=schema),
+    ]
+    reader = pa.RecordBatchReader.from_batches(schema, batches)
+    table = label_batches(labeller, reader, key="key", columns=["x_z"])
+    assert table.column_names == ["key", "dbscan_label"]
+    assert table.column("key").to_pylist() == [7, 3, 1]
+    assert table.column("dbscan_label").to_pylist() == [-1, 0, 1]
+
+    empty = pa.RecordBatchReader.from_batches(schema, [])
+    table = label_batches(labeller, empty, key="key", columns=["x_z"])
+    assert table.num_rows == 0 and table.schema.field("key").type == pa.int64()
+
+
+def test_label_batches_streams_a_duckdb_relation_in_feature_order():
+    # Columns stored in another order than the features; several batches.
+    points = _blobs_and_scatter(5000, seed=6)
+    dbscan = DBSCAN(eps=0.5, min_samples=6).fit(points[:1000])
+    labeller = CoreSampleLabeller(
+        dbscan.components_, dbscan.labels_[dbscan.core_sample_indices_], 0.5
+    )
+    rows = points[1000:]
+    with duckdb.connect() as con:
+        con.register(
+            "customers",
+            pa.table(
+                {
+                    "c_z": rows[:, 2],
+                    "source_row_number": np.arange(len(rows)) * 10,
+                    "a_z": rows[:, 0],
+                    "b_z": rows[:, 1],
+                }
+            ),
+        )
+        relation = con.table("customers").order("source_row_number")
+        table = label_batches(
+            labeller,
+            relation.to_arrow_reader(1000),
+            key="source_row_number",
+            columns=["a_z", "b_z", "c_z"],
+        )
+    assert_array_equal(table.column("source_row_number"), np.arange(len(rows)) * 10)
+    assert_array_equal(table.column("dbscan_label"), labeller.labels(rows))
 
 
 # The real file ---------------------------------------------------------------
@@ -270,9 +395,80 @@ def test_dbscan_on_the_real_matrix_flags_a_small_tail(real_matrix):
     assert real_matrix.shape == (8950, 17)
     result = dbscan_outliers(real_matrix)
     assert result.min_samples == 34
-    assert result.n_fitted_rows == 8950
     # eps is in the tail of the k-distance curve, past most customers ...
     curve = k_distances(real_matrix, 33)
     assert 0.90 < np.mean(curve <= result.eps) < 0.99
     # ... and flags a small share of them as noise.
     assert 0.001 < result.is_noise.mean() < 0.05
+
+
+@pytest.fixture(scope="module")
+def sampled_build(tmp_path_factory, real_csv):
+    """The outlier models on the real file with a DBSCAN sample of 2,000."""
+    workdir = tmp_path_factory.mktemp("outliers")
+    env = dict(
+        os.environ,
+        CC_SEGMENTATION_WAREHOUSE=str(workdir / "segmentation.duckdb"),
+        CC_SEGMENTATION_EXPORTS=str(workdir / "exports"),
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+    )
+    dbt_vars = {"raw_path": str(real_csv), "dbscan_max_rows": 2000}
+    result = subprocess.run(
+        [
+            DBT, "build",
+            "--select", "+int_customer_outliers",
+            "--indirect-selection", "cautious",
+            "--profiles-dir", str(REPO),
+            "--project-dir", str(REPO),
+            "--target-path", str(workdir / "target"),
+            "--log-path", str(workdir / "logs"),
+            "--vars", json.dumps(dbt_vars),
+        ],
+        cwd=REPO, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-5000:]
+    return workdir / "segmentation.duckdb"
+
+
+def test_above_the_sample_size_dbscan_runs_on_the_sample_and_labels_the_rest(
+    sampled_build,
+):
+    with duckdb.connect(str(sampled_build), read_only=True) as con:
+        features = [
+            name
+            for (name,) in con.sql(
+                "select feature_name from feature_scaling order by feature_position"
+            ).fetchall()
+        ]
+        columns = ", ".join(f"s.{feature}_z" for feature in features)
+        customers = con.sql(
+            f"select o.*, p.sample_rank, {columns} "
+            "from int_customer_outliers o "
+            "join int_customers_standardized s using (cust_id) "
+            "left join int_customers_sampled p using (cust_id) "
+            "order by cust_id"
+        ).df()
+    matrix = customers[[f"{f}_z" for f in features]].to_numpy()
+    in_sample = (customers.sample_rank <= 2000).to_numpy()
+    assert len(customers) == 8950 and in_sample.sum() == 2000
+    assert_array_equal(customers.dbscan_scope, np.where(in_sample, "exact", "rule"))
+    assert_array_equal(customers.is_dbscan_noise, customers.dbscan_label == -1)
+
+    # The sample, sorted by cust_id: scikit-learn's DBSCAN, eps at its knee.
+    sample = matrix[in_sample]
+    eps = customers.dbscan_eps.iloc[0]
+    assert (customers.dbscan_eps == eps).all()
+    assert (customers.dbscan_min_samples == 34).all()
+    assert eps == choose_eps(sample, 34)
+    dbscan = DBSCAN(eps=eps, min_samples=34).fit(sample)
+    assert_array_equal(customers.dbscan_label[in_sample], dbscan.labels_)
+
+    # The others: noise exactly when no core sample is within eps (numpy).
+    others = matrix[~in_sample]
+    to_cores = _pairwise(others, dbscan.components_)
+    labels = customers.dbscan_label[~in_sample].to_numpy()
+    assert_array_equal(labels == -1, to_cores.min(axis=1) > eps)
+    core_labels = dbscan.labels_[dbscan.core_sample_indices_]
+    for row in np.flatnonzero(labels != -1):
+        assert labels[row] in core_labels[to_cores[row] <= eps]
+    assert 0 < (labels == -1).mean() < 0.05

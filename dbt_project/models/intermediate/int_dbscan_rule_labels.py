@@ -1,0 +1,57 @@
+"""DBSCAN labels of the customers outside its sample (see cc_segmentation.outliers).
+
+Each customer that int_dbscan_sample_labels did not fit takes the label of a
+core sample within eps, or is noise without one: how DBSCAN labels a new
+point.  The customers are streamed from the warehouse in Arrow batches of
+their key and standardized features; none on files up to dbscan_max_rows.
+"""
+
+import time
+
+import numpy as np
+
+from cc_segmentation.outliers import CoreSampleLabeller, label_batches
+from cc_segmentation.warehouse import log, model_features
+
+BATCH_ROWS = 100_000
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    features = model_features(dbt.ref("feature_scaling"))
+    columns = [f"{feature}_z" for feature in features]
+    quoted = [f'"{column}"' for column in columns]
+    sample_labels = dbt.ref("int_dbscan_sample_labels")
+    ((eps,),) = sample_labels.project("dbscan_eps").distinct().fetchall()
+    cores = (
+        sample_labels.filter("is_dbscan_core")
+        .project("cust_id, dbscan_label")
+        .join(dbt.ref("int_customers_sampled"), "cust_id")
+        .order("cust_id")
+        .project(", ".join(["dbscan_label", *quoted]))
+        .fetchnumpy()
+    )
+    labeller = CoreSampleLabeller(
+        np.column_stack([np.asarray(cores[c], dtype=np.float64) for c in columns]),
+        np.asarray(cores["dbscan_label"]),
+        eps,
+    )
+    others = (
+        dbt.ref("int_customers_standardized")
+        .join(sample_labels.project("cust_id"), "cust_id", how="anti")
+        .project(", ".join(["source_row_number", *quoted]))
+    )
+    started = time.perf_counter()
+    labels = label_batches(
+        labeller,
+        others.to_arrow_reader(BATCH_ROWS),
+        key="source_row_number",
+        columns=columns,
+    )
+    noise = labels.column("dbscan_label").to_numpy() == -1
+    log(
+        f"DBSCAN rule: {labels.num_rows:,} customers outside the sample labelled "
+        f"by {len(cores['dbscan_label']):,} core samples in "
+        f"{time.perf_counter() - started:.1f} s, {int(noise.sum()):,} noise"
+    )
+    return labels
