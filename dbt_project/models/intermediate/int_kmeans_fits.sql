@@ -219,7 +219,8 @@
 
         select
             sum(segment_inertia) as inertia,
-            sum(segment_size) as n_rows
+            -- count(*) is a bigint, its sum a hugeint: keep the fit's type
+            cast(sum(segment_size) as bigint) as n_rows
         from segment_sums
 
     ),
