@@ -42,7 +42,7 @@ final as (
         cust_id,
         source_row_number,
         {% for feature in model_feature_names() %}
-        {{ feature }}_z,
+            {{ feature }}_z,
         {% endfor %}
         row_number() over (order by sample_hash, cust_id) as sample_rank
     from ranked

@@ -53,11 +53,10 @@ pairs as (
                         'feature_name_b': '{{ b }}',
                         'mean_a': mean__{{ a }},
                         'mean_b': mean__{{ b }},
-                        'covariance':
-                            (
-                                product__{{ first }}__{{ second }}
-                                - n_rows * mean__{{ a }} * mean__{{ b }}
-                            ) / (n_rows - 1)
+                        'covariance': (
+                            product__{{ first }}__{{ second }}
+                            - n_rows * mean__{{ a }} * mean__{{ b }}
+                        ) / (n_rows - 1)
                     }{{ "," if not (loop.last and outer.last) }}
                 {% endfor %}
             {% endfor %}
@@ -76,7 +75,7 @@ final as (
         pair.mean_a,
         pair.mean_b,
         pair.covariance,
-        n_rows
+        pairs.n_rows
     from pairs
 
 )

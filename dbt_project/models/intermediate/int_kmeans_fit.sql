@@ -20,7 +20,26 @@ kmeans_fit_settings as (
 
 final as (
 
-    select kmeans_fits.*
+    select
+        kmeans_fits.model_id,
+        kmeans_fits.segment_id,
+        kmeans_fits.feature_name,
+        kmeans_fits.feature_position,
+        kmeans_fits.centroid_z,
+        kmeans_fits.segment_size,
+        kmeans_fits.n_clusters,
+        kmeans_fits.features,
+        kmeans_fits.n_init,
+        kmeans_fits.random_state,
+        kmeans_fits.max_iter,
+        kmeans_fits.inertia,
+        kmeans_fits.membership_temperature,
+        kmeans_fits.n_iter,
+        kmeans_fits.n_rows,
+        kmeans_fits.input_fingerprint,
+        kmeans_fits.fitted_at,
+        kmeans_fits.n_sample_rows,
+        kmeans_fits.n_refinement_passes
     from kmeans_fits
     inner join kmeans_fit_settings
         on kmeans_fits.model_id = kmeans_fit_settings.model_id

@@ -77,9 +77,10 @@ settings as (
 
 ),
 
-final as (
+identified_settings as (
 
     select
+        *,
         left(sha256(
             input_fingerprint
             || '|' || features
@@ -96,7 +97,15 @@ final as (
                         || '|passes=' || kmeans_refinement_passes
                 else ''
             end
-        ), 16) as model_id,
+        ), 16) as model_id
+    from settings
+
+),
+
+final as (
+
+    select
+        model_id,
         input_fingerprint,
         n_rows,
         features,
@@ -107,7 +116,7 @@ final as (
         fit_max_rows,
         kmeans_refinement_passes,
         least(n_rows, fit_max_rows) as n_sample_rows
-    from settings
+    from identified_settings
 
 )
 

@@ -126,9 +126,9 @@
 
             select
                 segment_id,
-                {% for feature in fit.features %}
+                {% for feature in fit.features -%}
                     avg({{ feature }}_z) as {{ feature }}_z
-                    {{- "," if not loop.last }}
+                    {%- if not loop.last %},{% endif %}
                 {% endfor %}
             from assigned_{{ pass }}
             group by segment_id
@@ -186,11 +186,11 @@
         select
             centroids.segment_id,
             coalesce(segment_sums.segment_size, 0) as segment_size,
-            {% for feature in fit.features %}
+            {% for feature in fit.features -%}
                 max(centroids.centroid_z) filter (
                     where centroids.feature_name = '{{ feature }}'
                 ) as c__{{ feature }}
-                {{- "," if not loop.last }}
+                {%- if not loop.last %},{% endif %}
             {% endfor %}
         from centroids_{{ fit.passes }} as centroids
         left join segment_sums
@@ -207,8 +207,8 @@
             row_number() over (
                 order by
                     segment_size desc,
-                    {% for feature in fit.features %}
-                        c__{{ feature }}{{ "," if not loop.last }}
+                    {% for feature in fit.features -%}
+                        c__{{ feature }}{% if not loop.last %},{% endif %}
                     {% endfor %}
             ) as segment_id
         from refined_segments
@@ -263,4 +263,25 @@
 
 {% endif %}
 
-select * from final
+-- the table's columns, named once for whichever branch built final
+select
+    model_id,
+    segment_id,
+    feature_name,
+    feature_position,
+    centroid_z,
+    segment_size,
+    n_clusters,
+    features,
+    n_init,
+    random_state,
+    max_iter,
+    inertia,
+    membership_temperature,
+    n_iter,
+    n_rows,
+    input_fingerprint,
+    fitted_at,
+    n_sample_rows,
+    n_refinement_passes
+from final

@@ -55,9 +55,9 @@ segment_sums as (
         sum(sq_distance) as inertia,
         avg(sqrt(sq_distance)) as mean_distance,
         max(sqrt(sq_distance)) as radius,
-        {% for feature in features %}
+        {% for feature in features -%}
             avg({{ feature }}_z) as mean__{{ feature }}
-            {{- "," if not loop.last }}
+            {%- if not loop.last %},{% endif %}
         {% endfor %}
     from assigned
     group by segment_id
@@ -168,12 +168,15 @@ model_scores as (
 
     select
         model_row.*,
-        (select avg(similarity) from worst_similarity) as davies_bouldin,
+        (
+            select avg(worst_similarity.similarity) from worst_similarity
+        ) as davies_bouldin,
         case
-            when within_dispersion = 0 then 1.0
+            when model_row.within_dispersion = 0 then 1.0
             else
-                between_dispersion * (n_customers - n_segments)
-                / (within_dispersion * (n_segments - 1))
+                model_row.between_dispersion
+                * (model_row.n_customers - model_row.n_segments)
+                / (model_row.within_dispersion * (model_row.n_segments - 1))
         end as calinski_harabasz
     from model_row
 
@@ -182,7 +185,9 @@ model_scores as (
 final as (
 
     select
-        (select max(model_id) from segment_centroids) as model_id,
+        (
+            select max(segment_centroids.model_id) from segment_centroids
+        ) as model_id,
         'model' as scope,
         cast(null as bigint) as segment_id,
         model_scores.n_customers,
@@ -199,7 +204,9 @@ final as (
     union all
 
     select
-        (select max(model_id) from segment_centroids) as model_id,
+        (
+            select max(segment_centroids.model_id) from segment_centroids
+        ) as model_id,
         'segment' as scope,
         segment_sums.segment_id,
         segment_sums.n_customers,

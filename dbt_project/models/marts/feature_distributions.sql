@@ -32,23 +32,25 @@ feature_columns as (
     -- one row, every statistic of every measure: the measures are
     -- aggregated as columns, never unpivoted into a row per value
     select
-        {% for feature in cc_feature_names() %}
+        {% for feature in cc_feature_names() -%}
             {
                 'feature_name': '{{ feature }}',
                 'n_rows': count(*),
                 'n_reported': count({{ feature }}),
-                'share_zero':
+                'share_zero': (
                     count_if({{ feature }} = 0)
-                    / nullif(count({{ feature }}), 0),
+                    / nullif(count({{ feature }}), 0)
+                ),
                 'mean': avg({{ feature }}),
                 'stddev': stddev_samp({{ feature }}),
                 'min': min({{ feature }}),
                 -- one call for the four: one sort per measure, not four
-                'quantiles':
-                    quantile_cont({{ feature }}, [0.25, 0.5, 0.75, 0.99]),
+                'quantiles': quantile_cont(
+                    {{ feature }}, [0.25, 0.5, 0.75, 0.99]
+                ),
                 'max': max({{ feature }}),
                 'skewness': skewness({{ feature }})
-            } as {{ feature }}{{ "," if not loop.last }}
+            } as {{ feature }}{% if not loop.last %},{% endif %}
         {% endfor %}
     from valid_customers
 
@@ -67,16 +69,16 @@ feature_stats as (
         feature.feature_name,
         feature.n_rows,
         feature.n_reported,
-        feature.n_rows - feature.n_reported as n_missing,
-        (feature.n_rows - feature.n_reported) / feature.n_rows
-            as share_missing,
         feature.share_zero,
         feature.mean,
         feature.stddev,
         feature.min,
         feature.quantiles,
         feature.max,
-        feature.skewness
+        feature.skewness,
+        feature.n_rows - feature.n_reported as n_missing,
+        (feature.n_rows - feature.n_reported) / feature.n_rows
+            as share_missing
     from feature_rows
 
 ),

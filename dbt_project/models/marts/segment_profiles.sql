@@ -36,12 +36,12 @@ segment_columns as (
     -- measures are never unpivoted into a row per customer and measure
     select
         segment_id,
-        {% for feature in cc_feature_names() %}
+        {% for feature in cc_feature_names() -%}
             {
                 'feature_name': '{{ feature }}',
                 'mean_value': avg({{ feature }}),
                 'median_value': median({{ feature }})
-            } as {{ feature }}{{ "," if not loop.last }}
+            } as {{ feature }}{% if not loop.last %},{% endif %}
         {% endfor %}
     from customer_segments
     group by segment_id
@@ -51,12 +51,12 @@ segment_columns as (
 portfolio_columns as (
 
     select
-        {% for feature in cc_feature_names() %}
+        {% for feature in cc_feature_names() -%}
             {
                 'feature_name': '{{ feature }}',
                 'portfolio_mean': avg({{ feature }}),
                 'portfolio_median': median({{ feature }})
-            } as {{ feature }}{{ "," if not loop.last }}
+            } as {{ feature }}{% if not loop.last %},{% endif %}
         {% endfor %}
     from customer_segments
 
@@ -81,7 +81,7 @@ portfolio_rows as (
 segment_stats as (
 
     select
-        segment_id,
+        segment_rows.segment_id,
         stats.feature_name,
         stats.mean_value,
         stats.median_value
