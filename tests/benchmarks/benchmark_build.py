@@ -1,13 +1,19 @@
-"""Wall time and peak memory of a full `dbt build` (not a test: it prints).
+"""Wall time, peak memory and slowest models of a whole build (not a test: it prints).
+
+Each data set is built with the build wrapper, `python -m cc_segmentation.build`
+(every model and dbt test), into a fresh temporary warehouse, then rebuilt
+unchanged (the everyday build: the k scan and the fit are reused).
 
 Usage, from the repository root:
 
-    python tests/benchmarks/benchmark_build.py                 # the real file
-    python tests/benchmarks/benchmark_build.py --rows 1000000  # a generated sample
-    python tests/benchmarks/benchmark_build.py --raw-path my.csv --repeat 3
+    python tests/benchmarks/benchmark_build.py                      # the real file
+    python tests/benchmarks/benchmark_build.py --rows 1000000 10000000
+    python tests/benchmarks/benchmark_build.py --raw-path my.parquet
 
-Each run builds into a fresh temporary warehouse.  Peak memory is the
-largest resident set of the dbt process (the Python model runs inside it).
+Generated files come from `cc_segmentation.sample` (seed 42). Peak RSS is
+the largest resident set of the build process and its children, from
+`os.wait4`.  Machines here are shared: the load average is printed with
+every figure.
 """
 
 from __future__ import annotations
@@ -15,8 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,62 +31,83 @@ REPO = Path(__file__).resolve().parents[2]
 REAL_CSV = (REPO / ".." / "shared" / "data" / "cc_general.csv").resolve()
 
 
-def build_once(raw_path: Path, workdir: Path, dbt_vars: dict) -> float:
-    """Run `dbt build` in a child process and return its wall time (s)."""
+def build_once(raw_path: Path, workdir: Path, dbt_vars: dict) -> tuple[float, float]:
+    """Run the build wrapper in a child process: (wall seconds, peak RSS GiB)."""
     env = dict(
         os.environ,
         CC_SEGMENTATION_WAREHOUSE=str(workdir / "segmentation.duckdb"),
         CC_SEGMENTATION_EXPORTS=str(workdir / "exports"),
+        CC_SEGMENTATION_TEMP_DIRECTORY=str(workdir / "tmp"),
     )
     (workdir / "exports").mkdir(parents=True, exist_ok=True)
     command = [
-        str(Path(sys.executable).with_name("dbt")),
-        "build",
-        "--profiles-dir", str(REPO),
-        "--project-dir", str(REPO),
+        sys.executable, "-m", "cc_segmentation.build",
         "--target-path", str(workdir / "target"),
         "--log-path", str(workdir / "logs"),
         "--vars", json.dumps({"raw_path": str(raw_path), **dbt_vars}),
     ]  # fmt: skip
+    log = open(workdir / "build.log", "ab")
     start = time.perf_counter()
-    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True)
+    child = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)
+    _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - start
-    if result.returncode != 0:
-        sys.exit(f"dbt build failed:\n{result.stdout.decode()[-3000:]}")
-    return seconds
+    log.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        tail = (workdir / "build.log").read_text(errors="replace")[-3000:]
+        sys.exit(f"build failed:\n{tail}")
+    return seconds, usage.ru_maxrss / 1024**2
+
+
+def slowest_nodes(workdir: Path, n: int) -> list[tuple[str, float]]:
+    """The n slowest models and tests of the last run (run_results.json)."""
+    results = json.loads((workdir / "target" / "run_results.json").read_text())
+    timed = [(r["unique_id"], r["execution_time"]) for r in results["results"]]
+    return sorted(timed, key=lambda item: -item[1])[:n]
+
+
+def report(name: str, raw_path: Path, tmp: Path, dbt_vars: dict, top: int) -> None:
+    workdir = tmp / name.replace(",", "").replace(" ", "_")
+    load = os.getloadavg()[0]
+    seconds, peak = build_once(raw_path, workdir, dbt_vars)
+    print(f"\n== {name}: build {seconds:.1f} s, peak RSS {peak:.2f} GiB")
+    print(f"   load before the build {load:.2f}")
+    for unique_id, node_seconds in slowest_nodes(workdir, top):
+        print(f"   {node_seconds:7.1f} s  {unique_id.split('.', 2)[-1]}")
+    load = os.getloadavg()[0]
+    seconds, peak = build_once(raw_path, workdir, dbt_vars)
+    print(
+        f"   rebuild, unchanged data: {seconds:.1f} s, peak RSS {peak:.2f} GiB, "
+        f"load {load:.2f}"
+    )
+    size = (workdir / "segmentation.duckdb").stat().st_size / 1024**3
+    print(f"   warehouse file {size:.2f} GiB")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--raw-path", type=Path, default=None)
-    parser.add_argument("--rows", type=int, default=None, help="generate a sample")
-    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--rows", type=int, nargs="*", default=[], help="generate")
+    parser.add_argument("--top", type=int, default=8, help="slowest nodes to list")
     parser.add_argument("--vars", default="{}", help="extra dbt vars, as JSON")
     args = parser.parse_args()
+    dbt_vars = json.loads(args.vars)
+    print(f"{os.cpu_count()} cores, load {os.getloadavg()}")
 
     with tempfile.TemporaryDirectory(prefix="cc-bench-") as tmp:
         tmp = Path(tmp)
-        if args.rows:
+        if not args.rows:
+            raw_path = (args.raw_path or REAL_CSV).resolve()
+            report(raw_path.name, raw_path, tmp, dbt_vars, args.top)
+        for rows in args.rows:
             from cc_segmentation.sample import write_sample
 
-            raw_path = tmp / "sample.parquet"
+            raw_path = tmp / f"sample_{rows}.parquet"
             started = time.perf_counter()
-            write_sample(raw_path, n_rows=args.rows, seed=42)
+            write_sample(raw_path, n_rows=rows, seed=42)
             elapsed = time.perf_counter() - started
-            print(f"generated {args.rows:,} rows in {elapsed:.1f} s")
-        else:
-            raw_path = args.raw_path or REAL_CSV
-        times = []
-        for run in range(args.repeat):
-            seconds = build_once(raw_path, tmp / f"run{run}", json.loads(args.vars))
-            times.append(seconds)
-            print(f"run {run + 1}: {seconds:.1f} s")
-        # ru_maxrss of waited-for children: the largest single dbt process
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        print(
-            f"dbt build on {raw_path.name}: median {statistics.median(times):.1f} s "
-            f"over {len(times)} run(s), peak RSS {peak:.0f} MiB"
-        )
+            print(f"\ngenerated {rows:,} rows in {elapsed:.1f} s")
+            report(f"{rows:,} rows", raw_path, tmp, dbt_vars, args.top)
+            raw_path.unlink()
 
 
 if __name__ == "__main__":
