@@ -30,5 +30,6 @@ final as (
 
 )
 
+-- customer_segments is stored in cust_id order, and DuckDB keeps it
+-- (preserve_insertion_order): sorting 10 M wide rows again ran out of memory
 select * from final
-order by cust_id
