@@ -214,4 +214,19 @@ def test_the_first_reason_is_the_largest_pull_towards_the_segment(
     assert_allclose(segments.reason_1_contribution, pull.max(axis=1), rtol=1e-9)
     higher = own[np.arange(len(top)), top] > runner_up[np.arange(len(top)), top]
     assert_array_equal(segments.reason_1_direction == "higher", higher)
-    assert segments.why_this_segment.str.contains(" rather than ").all()
+    # the sentence, rebuilt from the reason columns
+    reasons = [
+        ", ".join(
+            f"{row[f'reason_{n}_direction']} {row[f'reason_{n}_feature']}".replace(
+                "_", " "
+            )
+            for n in (1, 2, 3)
+            if isinstance(row[f"reason_{n}_feature"], str)
+        )
+        for _, row in segments.iterrows()
+    ]
+    expected = (
+        segments.segment_name + " rather than " + segments.second_segment_name
+        + ": " + pd.Series(reasons, index=segments.index)
+    )  # fmt: skip
+    assert_array_equal(segments.why_this_segment, expected)

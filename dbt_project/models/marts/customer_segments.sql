@@ -43,22 +43,6 @@ segments_named as (
 
 ),
 
-reasons as (
-
-    select
-        cust_id,
-        concat_ws(
-            ', ',
-            {% for n in [1, 2, 3] -%}
-                reason_{{ n }}_direction || ' '
-                || replace(reason_{{ n }}_feature, '_', ' ')
-                {%- if not loop.last %},{% endif %}
-            {% endfor %}
-        ) as reason_list
-    from customers_assigned
-
-),
-
 final as (
 
     select
@@ -105,11 +89,23 @@ final as (
         {% for feature in cc_feature_names() -%}
             customers_validated.{{ feature }},
         {% endfor -%}
+        -- row by row, not a reasons CTE joined back on cust_id: that join
+        -- of the customer table with itself cost a quarter of this model
         case
-            when reasons.reason_list <> ''
+            when customers_assigned.reason_1_feature is not null
                 then
                     segments_named.segment_name || ' rather than '
-                    || runner_up.segment_name || ': ' || reasons.reason_list
+                    || runner_up.segment_name || ': '
+                    || concat_ws(
+                        ', ',
+                        {% for n in [1, 2, 3] -%}
+                            customers_assigned.reason_{{ n }}_direction || ' '
+                            || replace(
+                                customers_assigned.reason_{{ n }}_feature, '_', ' '
+                            )
+                            {%- if not loop.last %},{% endif %}
+                        {% endfor %}
+                    )
         end as why_this_segment,
         customers_assigned.distance_to_centroid
         > segment_anomaly_thresholds.distance_threshold as is_distance_anomaly
@@ -120,8 +116,6 @@ final as (
         on customers_assigned.second_segment_id = runner_up.segment_id
     left join segments_named as third
         on customers_assigned.third_segment_id = third.segment_id
-    inner join reasons
-        on customers_assigned.cust_id = reasons.cust_id
     inner join customers_projected
         on customers_assigned.cust_id = customers_projected.cust_id
     inner join customer_outliers
