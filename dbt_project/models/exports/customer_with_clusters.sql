@@ -1,7 +1,7 @@
 {#-
     Deliverable file: every valid customer's measures with its segment.
-    Written as Parquet by the external materialization (under the profile's
-    external_root, warehouse/exports by default) and copied to CSV beside it.
+    A view, written to Parquet and CSV by its post-hooks (macro export_file)
+    under the profile's external_root, warehouse/exports by default.
 -#}
 with
 
@@ -25,5 +25,5 @@ final as (
 )
 
 -- customer_segments is stored in cust_id order, and DuckDB keeps it
--- (preserve_insertion_order): sorting 10 M wide rows again ran out of memory
+-- (preserve_insertion_order): no second sort of every customer
 select * from final

@@ -31,5 +31,5 @@ final as (
 )
 
 -- customer_segments is stored in cust_id order, and DuckDB keeps it
--- (preserve_insertion_order): sorting 10 M wide rows again ran out of memory
+-- (preserve_insertion_order): no second sort of every customer
 select * from final
