@@ -1,4 +1,4 @@
-"""The fit above fit_max_rows, and a rebuild that reuses the stored fit.
+"""The fit above fit_max_rows, and a rebuild that reuses what it stored.
 
 The real file has 8,950 customers, so the default build fits on all of
 them.  Here ``fit_max_rows`` and ``k_selection_max_rows`` are set below that
@@ -125,7 +125,9 @@ def test_lloyd_passes_in_sql_equal_numpy_lloyd_passes_over_every_customer(
     assert (assigned.segment_id.to_numpy() == nearest).all()
 
 
-def test_a_rebuild_on_the_same_data_reuses_the_scan_and_the_fit(refined, real_csv):
+def test_a_rebuild_on_the_same_data_reuses_the_scan_fit_dbscan_and_silhouette(
+    refined, real_csv
+):
     segments = "select cust_id, segment_id, distance_to_centroid from customer_segments"
     before = refined.query(f"{segments} order by cust_id")
     again = dbt_build(
@@ -135,6 +137,11 @@ def test_a_rebuild_on_the_same_data_reuses_the_scan_and_the_fit(refined, real_cs
     assert "same input and settings as a stored scan, reused" in again.output
     assert "same input and settings as stored, reused" in again.output
     assert "stored, reused" in again.output.replace("as stored, reused", "")
+    for step in ("DBSCAN", "silhouette"):
+        assert any(
+            f": {step} " in line and line.endswith("reused")
+            for line in again.output.splitlines()
+        ), step
     after = again.query(f"{segments} order by cust_id")
     assert before[["cust_id", "segment_id"]].equals(after[["cust_id", "segment_id"]])
     # the scaling factors are recomputed, and DuckDB's parallel sums may

@@ -1,6 +1,6 @@
 """Choosing k and judging a segmentation with scikit-learn's metrics.
 
-The dbt Python models ``int_k_selection_scores`` and ``int_silhouette_scores``
+The dbt Python models ``int_k_selection_scores`` and ``int_silhouette_score_cache``
 are thin shells over :func:`evaluate_k_range`, :func:`choose_k` and
 :func:`silhouette_table`.
 """

@@ -50,7 +50,12 @@ from cc_segmentation.outliers import choose_eps
 from cc_segmentation.warehouse import model_features
 
 REPO = Path(__file__).resolve().parents[2]
-MODELS = ("int_dbscan_sample_labels", "int_dbscan_rule_labels", "int_customer_outliers")
+MODELS = (
+    "int_dbscan_sample_label_cache",
+    "int_dbscan_sample_labels",
+    "int_dbscan_rule_labels",
+    "int_customer_outliers",
+)
 MAX_AGREEMENT_ROWS = 200_000
 
 

@@ -5,7 +5,8 @@
 
     k_scan_key adds every setting the k scan depends on: the same key means
     the same matrix, sample and scan, so a rebuild reuses the stored scan
-    (int_k_selection_scores) instead of running it again.
+    (int_k_selection_scores) instead of running it again.  dbscan_key does
+    the same for DBSCAN on the sample (int_dbscan_sample_label_cache).
 -#}
 {% set features = model_feature_names() %}
 {% set transforms = [] %}
@@ -25,6 +26,13 @@
     "k_min_segment_share=" ~ var("k_min_segment_share"),
     "k_selection_max_rows=" ~ var("k_selection_max_rows"),
     "k_selection_silhouette_rows=" ~ var("k_selection_silhouette_rows"),
+] | join("|") %}
+{% set dbscan_settings = [
+    "features=" ~ features | join(","),
+    "transforms=" ~ transforms | join(","),
+    "impute=" ~ var("impute_method"),
+    "seed=" ~ var("random_state"),
+    "dbscan_max_rows=" ~ var("dbscan_max_rows"),
 ] | join("|") %}
 
 with
@@ -56,7 +64,10 @@ final as (
         input_fingerprint,
         left(
             sha256(input_fingerprint || '|{{ scan_settings }}'), 16
-        ) as k_scan_key
+        ) as k_scan_key,
+        left(
+            sha256(input_fingerprint || '|{{ dbscan_settings }}'), 16
+        ) as dbscan_key
     from fingerprint
 
 )

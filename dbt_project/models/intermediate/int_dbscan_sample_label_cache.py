@@ -3,17 +3,33 @@
 Exact DBSCAN on the first dbscan_max_rows customers of int_customers_sampled,
 which is every customer on smaller files, rows sorted by cust_id.  Its core
 samples label every other customer in int_dbscan_rule_labels.
+
+Incremental: every run is kept under its dbscan_key (input fingerprint and
+settings, int_fit_input_fingerprint); a build whose key is stored reuses it
+and says so in the log.  int_dbscan_sample_labels holds the current key's rows.
 """
 
 import numpy as np
 import pandas as pd
 
 from cc_segmentation.outliers import dbscan_outliers
-from cc_segmentation.warehouse import log, model_features
+from cc_segmentation.warehouse import log, model_features, rows_with_key
 
 
 def model(dbt, session):
-    dbt.config(materialized="table")
+    dbt.config(
+        materialized="incremental",
+        incremental_strategy="delete+insert",
+        unique_key="dbscan_key",
+        on_schema_change="fail",
+    )
+    key = dbt.ref("int_fit_input_fingerprint").project("dbscan_key").fetchall()[0][0]
+    if dbt.is_incremental:
+        stored = rows_with_key(session, dbt.this, "dbscan_key", key)
+        if stored is not None:
+            log(f"DBSCAN {key}: same input and settings as stored, reused")
+            return stored
+
     features = model_features(dbt.ref("feature_scaling"))
     max_rows = int(dbt.config.get("dbscan_max_rows"))
     columns = [f"{feature}_z" for feature in features]
@@ -29,12 +45,13 @@ def model(dbt, session):
     )
     result = dbscan_outliers(matrix)
     log(
-        f"DBSCAN on {len(matrix):,} sampled customers: eps {result.eps:.3f}, "
+        f"DBSCAN {key} on {len(matrix):,} sampled customers: eps {result.eps:.3f}, "
         f"min_samples {result.min_samples}, {int(result.is_core.sum()):,} core "
         f"samples, {int(result.is_noise.sum()):,} noise"
     )
     return pd.DataFrame(
         {
+            "dbscan_key": key,
             "cust_id": sample["cust_id"],
             "dbscan_label": result.labels,
             "is_dbscan_core": result.is_core,

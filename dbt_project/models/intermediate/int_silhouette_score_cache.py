@@ -1,0 +1,50 @@
+"""Silhouette of the fitted segmentation (thin shell, see cc_segmentation.selection).
+
+Silhouette compares every pair of rows, so it runs on the fixed-seed sample:
+every customer up to silhouette_max_rows (exact), that many above.
+
+Incremental: every score is kept under its silhouette_key (the fit's
+model_id and silhouette_max_rows); a build whose key is stored reuses it and
+says so in the log.  int_silhouette_scores holds the current key's rows.
+"""
+
+import numpy as np
+
+from cc_segmentation.selection import silhouette_table
+from cc_segmentation.warehouse import log, model_features, rows_with_key
+
+
+def model(dbt, session):
+    dbt.config(
+        materialized="incremental",
+        incremental_strategy="delete+insert",
+        unique_key="silhouette_key",
+        on_schema_change="fail",
+    )
+    max_rows = int(dbt.config.get("silhouette_max_rows"))
+    ((model_id,),) = dbt.ref("int_kmeans_fit_settings").project("model_id").fetchall()
+    key = f"{model_id}:{max_rows}"
+    if dbt.is_incremental:
+        stored = rows_with_key(session, dbt.this, "silhouette_key", key)
+        if stored is not None:
+            log(f"silhouette {key}: same fit and sample as stored, reused")
+            return stored
+
+    features = model_features(dbt.ref("feature_scaling"))
+    sample = (
+        dbt.ref("int_customers_sampled")
+        .filter(f"sample_rank <= {max_rows}")
+        .join(
+            dbt.ref("int_customers_assigned").project("cust_id, segment_id"), "cust_id"
+        )
+        .order("cust_id")
+    )
+    columns = sample.project(
+        ", ".join(["segment_id", *(f'"{f}_z"' for f in features)])
+    ).fetchnumpy()
+    matrix = np.column_stack(
+        [np.asarray(columns[f"{f}_z"], dtype=np.float64) for f in features]
+    )
+    table = silhouette_table(matrix, np.asarray(columns["segment_id"]))
+    table.insert(0, "silhouette_key", key)
+    return table
