@@ -27,7 +27,9 @@ final as (
         dbscan_sample_label_cache.dbscan_min_samples
     from dbscan_sample_label_cache
     inner join fit_input_fingerprint
-        on dbscan_sample_label_cache.dbscan_key = fit_input_fingerprint.dbscan_key
+        on
+            dbscan_sample_label_cache.dbscan_key
+            = fit_input_fingerprint.dbscan_key
 
 )
 

@@ -101,7 +101,9 @@ final as (
                         {% for n in [1, 2, 3] -%}
                             customers_assigned.reason_{{ n }}_direction || ' '
                             || replace(
-                                customers_assigned.reason_{{ n }}_feature, '_', ' '
+                                customers_assigned.reason_{{ n }}_feature,
+                                '_',
+                                ' '
                             )
                             {%- if not loop.last %},{% endif %}
                         {% endfor %}
