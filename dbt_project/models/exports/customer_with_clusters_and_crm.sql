@@ -2,6 +2,9 @@
     Deliverable file: customer_with_clusters plus the CRM strategy of each
     customer's segment.  Parquet, with a CSV copy beside it.
 -#}
+-- After segment_profiles, whose medians hold every customer's measures:
+-- at 10 M customers the two at once ran out of DuckDB's memory.
+-- depends_on: {{ ref("segment_profiles") }}
 with
 
 customer_segments as (
