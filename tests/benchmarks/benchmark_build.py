@@ -89,12 +89,15 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="*", default=[], help="generate")
     parser.add_argument("--top", type=int, default=8, help="slowest nodes to list")
     parser.add_argument("--vars", default="{}", help="extra dbt vars, as JSON")
+    parser.add_argument(
+        "--workdir", type=Path, default=None, help="keep the warehouses here"
+    )
     args = parser.parse_args()
     dbt_vars = json.loads(args.vars)
     print(f"{os.cpu_count()} cores, load {os.getloadavg()}")
 
     with tempfile.TemporaryDirectory(prefix="cc-bench-") as tmp:
-        tmp = Path(tmp)
+        tmp = args.workdir or Path(tmp)
         if not args.rows:
             raw_path = (args.raw_path or REAL_CSV).resolve()
             report(raw_path.name, raw_path, tmp, dbt_vars, args.top)
