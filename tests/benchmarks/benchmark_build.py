@@ -65,7 +65,9 @@ def slowest_nodes(workdir: Path, n: int) -> list[tuple[str, float]]:
     return sorted(timed, key=lambda item: -item[1])[:n]
 
 
-def report(name: str, raw_path: Path, tmp: Path, dbt_vars: dict, top: int) -> None:
+def report(
+    name: str, raw_path: Path, tmp: Path, dbt_vars: dict, top: int, rebuild: bool
+) -> None:
     workdir = tmp / name.replace(",", "").replace(" ", "_")
     load = os.getloadavg()[0]
     seconds, peak = build_once(raw_path, workdir, dbt_vars)
@@ -73,6 +75,8 @@ def report(name: str, raw_path: Path, tmp: Path, dbt_vars: dict, top: int) -> No
     print(f"   load before the build {load:.2f}")
     for unique_id, node_seconds in slowest_nodes(workdir, top):
         print(f"   {node_seconds:7.1f} s  {unique_id.split('.', 2)[-1]}")
+    if not rebuild:
+        return
     load = os.getloadavg()[0]
     seconds, peak = build_once(raw_path, workdir, dbt_vars)
     print(
@@ -92,6 +96,9 @@ def main() -> None:
     parser.add_argument(
         "--workdir", type=Path, default=None, help="keep the warehouses here"
     )
+    parser.add_argument(
+        "--no-rebuild", dest="rebuild", action="store_false", help="build only once"
+    )
     args = parser.parse_args()
     dbt_vars = json.loads(args.vars)
     print(f"{os.cpu_count()} cores, load {os.getloadavg()}")
@@ -100,7 +107,7 @@ def main() -> None:
         tmp = args.workdir or Path(tmp)
         if not args.rows:
             raw_path = (args.raw_path or REAL_CSV).resolve()
-            report(raw_path.name, raw_path, tmp, dbt_vars, args.top)
+            report(raw_path.name, raw_path, tmp, dbt_vars, args.top, args.rebuild)
         for rows in args.rows:
             from cc_segmentation.sample import write_sample
 
@@ -109,7 +116,7 @@ def main() -> None:
             write_sample(raw_path, n_rows=rows, seed=42)
             elapsed = time.perf_counter() - started
             print(f"\ngenerated {rows:,} rows in {elapsed:.1f} s")
-            report(f"{rows:,} rows", raw_path, tmp, dbt_vars, args.top)
+            report(f"{rows:,} rows", raw_path, tmp, dbt_vars, args.top, args.rebuild)
             raw_path.unlink()
 
 
