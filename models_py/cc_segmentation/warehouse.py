@@ -54,10 +54,16 @@ def model_features(feature_scaling: duckdb.DuckDBPyRelation) -> list[str]:
     return [name for (name,) in rows]
 
 
-def rows_with_key(
+def reuse_if_stored(
     session: duckdb.DuckDBPyConnection, table: object, column: str, key: str
 ) -> duckdb.DuckDBPyRelation | None:
-    """Stored rows of an incremental cache for ``key``, or None.
+    """What an incremental cache returns when ``key`` is already stored.
+
+    The caches are incremental with ``delete+insert`` on their key.  When
+    the key's rows are stored, the model returns no rows (with the table's
+    columns): dbt then deletes nothing and inserts nothing, so the stored
+    rows stay as they are.  Returning the stored rows would make dbt delete
+    and insert them again, leaving their old copy as dead space in the file.
 
     Parameters
     ----------
@@ -71,8 +77,9 @@ def rows_with_key(
     Returns
     -------
     DuckDBPyRelation or None
-        The rows to reuse, or None when there are none (or the stored table
-        predates the key column: dbt's ``on_schema_change`` then reports it).
+        An empty relation with the table's columns when ``key`` is stored;
+        None when it is not (or the stored table predates the key column:
+        dbt's ``on_schema_change`` then reports it), and the model computes.
     """
     quoted = key.replace("'", "''")
     query = f"select * from {table} where {column} = '{quoted}'"
@@ -81,4 +88,4 @@ def rows_with_key(
         ((found,),) = session.execute(f"select count(*) from ({query})").fetchall()
     except duckdb.Error:
         return None
-    return session.sql(query) if found else None
+    return session.sql(f"select * from {table} where false") if found else None

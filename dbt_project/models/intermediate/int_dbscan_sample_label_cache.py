@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from cc_segmentation.outliers import dbscan_outliers
-from cc_segmentation.warehouse import log, model_features, rows_with_key
+from cc_segmentation.warehouse import log, model_features, reuse_if_stored
 
 
 def model(dbt, session):
@@ -25,7 +25,7 @@ def model(dbt, session):
     )
     key = dbt.ref("int_fit_input_fingerprint").project("dbscan_key").fetchall()[0][0]
     if dbt.is_incremental:
-        stored = rows_with_key(session, dbt.this, "dbscan_key", key)
+        stored = reuse_if_stored(session, dbt.this, "dbscan_key", key)
         if stored is not None:
             log(f"DBSCAN {key}: same input and settings as stored, reused")
             return stored

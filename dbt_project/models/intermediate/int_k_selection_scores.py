@@ -6,7 +6,12 @@ stored reuses that scan instead of running it again, and says so in the log.
 """
 
 from cc_segmentation.selection import choose_k, evaluate_k_range
-from cc_segmentation.warehouse import log, model_features, rows_with_key, sample_matrix
+from cc_segmentation.warehouse import (
+    log,
+    model_features,
+    reuse_if_stored,
+    sample_matrix,
+)
 
 
 def model(dbt, session):
@@ -18,7 +23,7 @@ def model(dbt, session):
     )
     key = dbt.ref("int_fit_input_fingerprint").project("k_scan_key").fetchall()[0][0]
     if dbt.is_incremental:
-        stored = rows_with_key(session, dbt.this, "k_scan_key", key)
+        stored = reuse_if_stored(session, dbt.this, "k_scan_key", key)
         if stored is not None:
             log(f"k scan {key}: same input and settings as a stored scan, reused")
             return stored

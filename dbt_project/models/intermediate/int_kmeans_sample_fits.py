@@ -9,7 +9,7 @@ customer in SQL.
 """
 
 from cc_segmentation.kmeans import fit_segmentation
-from cc_segmentation.warehouse import log, rows_with_key, sample_matrix
+from cc_segmentation.warehouse import log, reuse_if_stored, sample_matrix
 
 
 def model(dbt, session):
@@ -26,7 +26,7 @@ def model(dbt, session):
     ]
     model_id = settings["model_id"]
     if dbt.is_incremental:
-        stored = rows_with_key(session, dbt.this, "model_id", model_id)
+        stored = reuse_if_stored(session, dbt.this, "model_id", model_id)
         if stored is not None:
             log(f"KMeans fit {model_id}: same input and settings as stored, reused")
             return stored

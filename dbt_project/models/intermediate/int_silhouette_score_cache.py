@@ -11,7 +11,7 @@ says so in the log.  int_silhouette_scores holds the current key's rows.
 import numpy as np
 
 from cc_segmentation.selection import silhouette_table
-from cc_segmentation.warehouse import log, model_features, rows_with_key
+from cc_segmentation.warehouse import log, model_features, reuse_if_stored
 
 
 def model(dbt, session):
@@ -25,7 +25,7 @@ def model(dbt, session):
     ((model_id,),) = dbt.ref("int_kmeans_fit_settings").project("model_id").fetchall()
     key = f"{model_id}:{max_rows}"
     if dbt.is_incremental:
-        stored = rows_with_key(session, dbt.this, "silhouette_key", key)
+        stored = reuse_if_stored(session, dbt.this, "silhouette_key", key)
         if stored is not None:
             log(f"silhouette {key}: same fit and sample as stored, reused")
             return stored
