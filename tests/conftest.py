@@ -38,13 +38,15 @@ def dbt_build(
     workdir: Path,
     raw_path: Path,
     warehouse: Path | None = None,
+    select: str | None = None,
     **dbt_vars,
 ) -> Build:
     """Run the project's `dbt build` on ``raw_path`` into ``workdir``.
 
     The warehouse, exports, target and logs all go under ``workdir`` (or
     ``warehouse`` when given, to build twice into the same file), so tests
-    never touch the developer's warehouse/.
+    never touch the developer's warehouse/.  ``select`` builds only those
+    nodes, with the tests of the selected models only.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     warehouse = warehouse or workdir / "segmentation.duckdb"
@@ -71,6 +73,11 @@ def dbt_build(
             str(workdir / "logs"),
             "--vars",
             json.dumps(dbt_vars),
+            *(
+                ["--select", select, "--indirect-selection", "cautious"]
+                if select
+                else []
+            ),
         ],
         cwd=REPO,
         env=env,

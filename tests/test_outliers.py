@@ -2,15 +2,11 @@
 checked against brute-force numpy rather than against scikit-learn alone,
 and a build of the outlier models above their sample size."""
 
-import json
-import os
-import subprocess
-
 import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
-from conftest import DBT, REPO
+from conftest import dbt_build
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.sparse.csgraph import connected_components
 from sklearn.cluster import DBSCAN
@@ -284,11 +280,6 @@ def test_new_rows_are_labelled_as_dbscan_labels_a_new_point():
     nearest = core_labels[to_cores.argmin(axis=1)]
     assert_array_equal(labels[agree], nearest[agree])
 
-    # from_fit takes the same core samples from dbscan_outliers' result.
-    result = dbscan_outliers(sample, min_samples=min_samples, eps=eps)
-    from_fit = CoreSampleLabeller.from_fit(sample, result)
-    assert_array_equal(from_fit.labels(others), labels)
-
 
 def test_the_search_cascade_only_saves_time(monkeypatch):
     # Many rows near the cluster edges, so that every pass settles some.
@@ -405,29 +396,14 @@ def test_dbscan_on_the_real_matrix_flags_a_small_tail(real_matrix):
 @pytest.fixture(scope="module")
 def sampled_build(tmp_path_factory, real_csv):
     """The outlier models on the real file with a DBSCAN sample of 2,000."""
-    workdir = tmp_path_factory.mktemp("outliers")
-    env = dict(
-        os.environ,
-        CC_SEGMENTATION_WAREHOUSE=str(workdir / "segmentation.duckdb"),
-        CC_SEGMENTATION_EXPORTS=str(workdir / "exports"),
-        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+    build = dbt_build(
+        tmp_path_factory.mktemp("outliers"),
+        real_csv,
+        select="+int_customer_outliers",
+        dbscan_max_rows=2000,
     )
-    dbt_vars = {"raw_path": str(real_csv), "dbscan_max_rows": 2000}
-    result = subprocess.run(
-        [
-            DBT, "build",
-            "--select", "+int_customer_outliers",
-            "--indirect-selection", "cautious",
-            "--profiles-dir", str(REPO),
-            "--project-dir", str(REPO),
-            "--target-path", str(workdir / "target"),
-            "--log-path", str(workdir / "logs"),
-            "--vars", json.dumps(dbt_vars),
-        ],
-        cwd=REPO, env=env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout[-5000:]
-    return workdir / "segmentation.duckdb"
+    assert build.returncode == 0, build.output[-5000:]
+    return build.warehouse
 
 
 def test_above_the_sample_size_dbscan_runs_on_the_sample_and_labels_the_rest(

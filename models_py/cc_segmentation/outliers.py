@@ -371,27 +371,6 @@ class CoreSampleLabeller:
         self._core_labels = core_labels.astype(np.int64)
         self._tree = cKDTree(core_samples) if core_samples.shape[0] else None
 
-    @classmethod
-    def from_fit(
-        cls, matrix: np.ndarray, result: DbscanResult, *, workers: int = 2
-    ) -> CoreSampleLabeller:
-        """The labeller of the rows ``result`` was not fitted on.
-
-        Parameters
-        ----------
-        matrix : ndarray of shape (n_rows, n_features)
-            The matrix :func:`dbscan_outliers` was fitted on.
-        result : DbscanResult
-            Its result.
-        workers : int, default=2
-        """
-        return cls(
-            np.asarray(matrix)[result.is_core],
-            result.labels[result.is_core],
-            result.eps,
-            workers=workers,
-        )
-
     def labels(self, rows: np.ndarray) -> np.ndarray:
         """Cluster label of each row, -1 for noise.
 

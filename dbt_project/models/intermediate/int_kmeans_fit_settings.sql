@@ -115,7 +115,9 @@ final as (
         max_iter,
         fit_max_rows,
         kmeans_refinement_passes,
-        least(n_rows, fit_max_rows) as n_sample_rows
+        least(n_rows, fit_max_rows) as n_sample_rows,
+        -- key of the model's silhouette (int_silhouette_score_cache)
+        model_id || ':{{ var("silhouette_max_rows") | int }}' as silhouette_key
     from identified_settings
 
 )

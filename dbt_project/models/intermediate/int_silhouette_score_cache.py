@@ -4,8 +4,9 @@ Silhouette compares every pair of rows, so it runs on the fixed-seed sample:
 every customer up to silhouette_max_rows (exact), that many above.
 
 Incremental: every score is kept under its silhouette_key (the fit's
-model_id and silhouette_max_rows); a build whose key is stored reuses it and
-says so in the log.  int_silhouette_scores holds the current key's rows.
+model_id and silhouette_max_rows, int_kmeans_fit_settings); a build whose
+key is stored reuses it and says so in the log.  int_silhouette_scores
+holds the current key's rows.
 """
 
 import numpy as np
@@ -22,8 +23,8 @@ def model(dbt, session):
         on_schema_change="fail",
     )
     max_rows = int(dbt.config.get("silhouette_max_rows"))
-    ((model_id,),) = dbt.ref("int_kmeans_fit_settings").project("model_id").fetchall()
-    key = f"{model_id}:{max_rows}"
+    settings = dbt.ref("int_kmeans_fit_settings")
+    ((key,),) = settings.project("silhouette_key").fetchall()
     if dbt.is_incremental:
         stored = reuse_if_stored(session, dbt.this, "silhouette_key", key)
         if stored is not None:

@@ -1,6 +1,6 @@
 {#-
     Silhouette of the current fit: the rows of int_silhouette_score_cache
-    under the current model_id and silhouette_max_rows.
+    under the current silhouette_key (int_kmeans_fit_settings).
 -#}
 with
 
@@ -27,10 +27,7 @@ final as (
     inner join kmeans_fit_settings
         on
             silhouette_score_cache.silhouette_key
-            = (
-                kmeans_fit_settings.model_id
-                || ':{{ var("silhouette_max_rows") }}'
-            )
+            = kmeans_fit_settings.silhouette_key
 
 )
 
