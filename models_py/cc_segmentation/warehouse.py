@@ -19,33 +19,72 @@ def log(message: str) -> None:
     _LOGGER.info(message)
 
 
-def sample_matrix(
-    sampled: duckdb.DuckDBPyRelation, features: list[str], max_rows: int
-) -> np.ndarray:
-    """The first ``max_rows`` customers of the fixed-seed sample, as a matrix.
+def feature_matrix(
+    rows: duckdb.DuckDBPyRelation, features: list[str], keys: tuple[str, ...] = ()
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Fetch ``rows``' standardized features as a float matrix, and ``keys``.
+
+    Parameters
+    ----------
+    rows : DuckDBPyRelation
+        Bounded rows (a sample, the core samples) with ``<feature>_z``
+        columns, in the order wanted.
+    features : list of str
+        Model features, in model order: the matrix's columns.
+    keys : tuple of str
+        Other columns to fetch beside the matrix, in the same row order.
+
+    Returns
+    -------
+    matrix : ndarray of shape (n_rows, len(features))
+    keys : dict of str to ndarray
+    """
+    columns = [f"{feature}_z" for feature in features]
+    arrays = rows.project(
+        ", ".join(f'"{name}"' for name in [*keys, *columns])
+    ).fetchnumpy()
+    matrix = np.column_stack(
+        [np.asarray(arrays[name], dtype=np.float64) for name in columns]
+    )
+    return matrix, {name: np.asarray(arrays[name]) for name in keys}
+
+
+def sample_rows(
+    sampled: duckdb.DuckDBPyRelation, max_rows: int
+) -> duckdb.DuckDBPyRelation:
+    """The first ``max_rows`` customers of the fixed-seed sample.
 
     Parameters
     ----------
     sampled : DuckDBPyRelation
-        ``int_customers_sampled`` (``sample_rank`` and ``<feature>_z``).
-    features : list of str
-        Model features, in model order: the matrix's columns.
+        ``int_customers_sampled`` (``sample_rank``, ``cust_id``), or a join
+        of it with more columns.
     max_rows : int
         Sample size; every customer when there are no more than this.
 
     Returns
     -------
-    ndarray of shape (n_rows, len(features))
+    DuckDBPyRelation
         Rows sorted by ``cust_id``, so that neither file order nor sample
         order can change a fit.
     """
     if max_rows < 1:
         raise ValueError(f"max_rows must be at least 1, got {max_rows}")
-    columns = sampled.filter(f"sample_rank <= {int(max_rows)}").order("cust_id")
-    arrays = columns.project(", ".join(f'"{f}_z"' for f in features)).fetchnumpy()
-    return np.column_stack(
-        [np.asarray(arrays[f"{f}_z"], dtype=np.float64) for f in features]
-    )
+    return sampled.filter(f"sample_rank <= {int(max_rows)}").order("cust_id")
+
+
+def sample_matrix(
+    sampled: duckdb.DuckDBPyRelation, features: list[str], max_rows: int
+) -> np.ndarray:
+    """:func:`sample_rows` as a matrix of the ``<feature>_z`` columns.
+
+    Returns
+    -------
+    ndarray of shape (n_rows, len(features))
+        Rows sorted by ``cust_id``.
+    """
+    matrix, _ = feature_matrix(sample_rows(sampled, max_rows), features)
+    return matrix
 
 
 def model_features(feature_scaling: duckdb.DuckDBPyRelation) -> list[str]:

@@ -8,10 +8,8 @@ their key and standardized features; none on files up to dbscan_max_rows.
 
 import time
 
-import numpy as np
-
 from cc_segmentation.outliers import CoreSampleLabeller, label_batches
-from cc_segmentation.warehouse import log, model_features
+from cc_segmentation.warehouse import feature_matrix, log, model_features
 
 BATCH_ROWS = 100_000
 
@@ -23,19 +21,15 @@ def model(dbt, session):
     quoted = [f'"{column}"' for column in columns]
     sample_labels = dbt.ref("int_dbscan_sample_labels")
     ((eps,),) = sample_labels.project("dbscan_eps").distinct().fetchall()
-    cores = (
+    core_matrix, cores = feature_matrix(
         sample_labels.filter("is_dbscan_core")
         .project("cust_id, dbscan_label")
         .join(dbt.ref("int_customers_sampled"), "cust_id")
-        .order("cust_id")
-        .project(", ".join(["dbscan_label", *quoted]))
-        .fetchnumpy()
+        .order("cust_id"),
+        features,
+        ("dbscan_label",),
     )
-    labeller = CoreSampleLabeller(
-        np.column_stack([np.asarray(cores[c], dtype=np.float64) for c in columns]),
-        np.asarray(cores["dbscan_label"]),
-        eps,
-    )
+    labeller = CoreSampleLabeller(core_matrix, cores["dbscan_label"], eps)
     others = (
         dbt.ref("int_customers_standardized")
         .join(sample_labels.project("cust_id"), "cust_id", how="anti")

@@ -9,11 +9,16 @@ settings, int_fit_input_fingerprint); a build whose key is stored reuses it
 and says so in the log.  int_dbscan_sample_labels holds the current key's rows.
 """
 
-import numpy as np
 import pandas as pd
 
 from cc_segmentation.outliers import dbscan_outliers
-from cc_segmentation.warehouse import log, model_features, reuse_if_stored
+from cc_segmentation.warehouse import (
+    feature_matrix,
+    log,
+    model_features,
+    reuse_if_stored,
+    sample_rows,
+)
 
 
 def model(dbt, session):
@@ -32,16 +37,8 @@ def model(dbt, session):
 
     features = model_features(dbt.ref("feature_scaling"))
     max_rows = int(dbt.config.get("dbscan_max_rows"))
-    columns = [f"{feature}_z" for feature in features]
-    sample = (
-        dbt.ref("int_customers_sampled")
-        .filter(f"sample_rank <= {max_rows}")
-        .order("cust_id")
-        .project(", ".join(["cust_id", *(f'"{column}"' for column in columns)]))
-        .fetchnumpy()
-    )
-    matrix = np.column_stack(
-        [np.asarray(sample[column], dtype=np.float64) for column in columns]
+    matrix, sample = feature_matrix(
+        sample_rows(dbt.ref("int_customers_sampled"), max_rows), features, ("cust_id",)
     )
     result = dbscan_outliers(matrix)
     log(

@@ -9,10 +9,14 @@ key is stored reuses it and says so in the log.  int_silhouette_scores
 holds the current key's rows.
 """
 
-import numpy as np
-
 from cc_segmentation.selection import silhouette_table
-from cc_segmentation.warehouse import log, model_features, reuse_if_stored
+from cc_segmentation.warehouse import (
+    feature_matrix,
+    log,
+    model_features,
+    reuse_if_stored,
+    sample_rows,
+)
 
 
 def model(dbt, session):
@@ -32,20 +36,11 @@ def model(dbt, session):
             return stored
 
     features = model_features(dbt.ref("feature_scaling"))
-    sample = (
-        dbt.ref("int_customers_sampled")
-        .filter(f"sample_rank <= {max_rows}")
-        .join(
-            dbt.ref("int_customers_assigned").project("cust_id, segment_id"), "cust_id"
-        )
-        .order("cust_id")
+    assigned = dbt.ref("int_customers_assigned").project("cust_id, segment_id")
+    sample = dbt.ref("int_customers_sampled").join(assigned, "cust_id")
+    matrix, columns = feature_matrix(
+        sample_rows(sample, max_rows), features, ("segment_id",)
     )
-    columns = sample.project(
-        ", ".join(["segment_id", *(f'"{f}_z"' for f in features)])
-    ).fetchnumpy()
-    matrix = np.column_stack(
-        [np.asarray(columns[f"{f}_z"], dtype=np.float64) for f in features]
-    )
-    table = silhouette_table(matrix, np.asarray(columns["segment_id"]))
+    table = silhouette_table(matrix, columns["segment_id"])
     table.insert(0, "silhouette_key", key)
     return table
