@@ -1,6 +1,7 @@
-"""Unit tests of cc_segmentation.outliers on toy data with known answers,
-checked against brute-force numpy rather than against scikit-learn alone,
-and a build of the outlier models above their sample size."""
+"""Unit tests of cc_segmentation.outliers and .core_samples on toy data with
+known answers, checked against brute-force numpy rather than against
+scikit-learn alone, and a build of the outlier models above their sample
+size."""
 
 import duckdb
 import numpy as np
@@ -11,14 +12,13 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.sparse.csgraph import connected_components
 from sklearn.cluster import DBSCAN
 
-import cc_segmentation.outliers as outliers
+import cc_segmentation.core_samples as core_samples
+from cc_segmentation.core_samples import CoreSampleLabeller, label_batches
 from cc_segmentation.outliers import (
-    CoreSampleLabeller,
     choose_eps,
     dbscan_outliers,
     k_distances,
     knee_of_curve,
-    label_batches,
 )
 
 # Five points on a line; their pairwise distances are easy to read off.
@@ -289,7 +289,7 @@ def test_the_search_cascade_only_saves_time(monkeypatch):
     core_labels = dbscan.labels_[dbscan.core_sample_indices_]
     rows = points[2000:]
     labels = CoreSampleLabeller(cores, core_labels, 0.3).labels(rows)
-    monkeypatch.setattr(outliers, "_SEARCH_APPROXIMATIONS", (0.0,))
+    monkeypatch.setattr(core_samples, "_SEARCH_APPROXIMATIONS", (0.0,))
     exact = CoreSampleLabeller(cores, core_labels, 0.3).labels(rows)
     # Exact search alone: the label of the nearest core sample, by numpy.
     to_cores = _pairwise(rows, cores)

@@ -5,6 +5,16 @@ functions in this package; everything here is importable and unit-tested on
 toy data.
 """
 
+import threading
+
+#: Held by the dbt Python models while they import the modules that need
+#: scikit-learn or scipy.  dbt runs models in threads (``threads: 2``), and
+#: two threads that import scikit-learn for the first time at once can fail
+#: on its circular imports ("cannot import name ... from partially
+#: initialized module").  The models import those modules only when they
+#: compute, so a build that reuses its stored fits imports no scikit-learn.
+import_lock = threading.Lock()
+
 RAW_COLUMNS = (
     "CUST_ID",
     "BALANCE",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.utils.extmath import svd_flip
 
 
 def pca_from_covariance(
@@ -60,7 +59,12 @@ def pca_from_covariance(
     eigenvalues, eigenvectors = np.linalg.eigh(covariance)
     # eigh sorts ascending; rounding can make a zero eigenvalue negative
     explained = np.clip(eigenvalues[::-1], 0.0, None)
-    _, components = svd_flip(None, eigenvectors[:, ::-1].T, u_based_decision=False)
+    components = eigenvectors[:, ::-1].T
+    # scikit-learn's svd_flip(u_based_decision=False), in numpy: importing
+    # scikit-learn would cost every build a second (test_projection checks
+    # the signs against PCA itself)
+    largest = components[np.arange(n_features), np.abs(components).argmax(axis=1)]
+    components = components * np.sign(largest)[:, np.newaxis]
     ratio = explained / explained.sum()
     kept = slice(0, n_components)
     return pd.DataFrame(

@@ -8,8 +8,11 @@ their key and standardized features; none on files up to dbscan_max_rows.
 
 import time
 
-from cc_segmentation.outliers import CoreSampleLabeller, label_batches
-from cc_segmentation.warehouse import feature_matrix, log, model_features
+from cc_segmentation import import_lock
+
+with import_lock:  # one thread imports at a time: see cc_segmentation.import_lock
+    from cc_segmentation.core_samples import CoreSampleLabeller, label_batches
+    from cc_segmentation.warehouse import feature_matrix, log, model_features
 
 BATCH_ROWS = 100_000
 

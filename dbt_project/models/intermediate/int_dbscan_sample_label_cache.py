@@ -9,16 +9,18 @@ settings, int_fit_input_fingerprint); a build whose key is stored reuses it
 and says so in the log.  int_dbscan_sample_labels holds the current key's rows.
 """
 
-import pandas as pd
+from cc_segmentation import import_lock
 
-from cc_segmentation.outliers import dbscan_outliers
-from cc_segmentation.warehouse import (
-    feature_matrix,
-    log,
-    model_features,
-    reuse_if_stored,
-    sample_rows,
-)
+with import_lock:  # one thread imports at a time: see cc_segmentation.import_lock
+    import pandas as pd
+
+    from cc_segmentation.warehouse import (
+        feature_matrix,
+        log,
+        model_features,
+        reuse_if_stored,
+        sample_rows,
+    )
 
 
 def model(dbt, session):
@@ -34,6 +36,9 @@ def model(dbt, session):
         if stored is not None:
             log(f"DBSCAN {key}: same input and settings as stored, reused")
             return stored
+
+    with import_lock:
+        from cc_segmentation.outliers import dbscan_outliers
 
     features = model_features(dbt.ref("feature_scaling"))
     max_rows = int(dbt.config.get("dbscan_max_rows"))

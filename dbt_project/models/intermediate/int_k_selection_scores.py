@@ -5,13 +5,15 @@ scan settings, int_fit_input_fingerprint).  A build whose key is already
 stored reuses that scan instead of running it again, and says so in the log.
 """
 
-from cc_segmentation.selection import choose_k, evaluate_k_range
-from cc_segmentation.warehouse import (
-    log,
-    model_features,
-    reuse_if_stored,
-    sample_matrix,
-)
+from cc_segmentation import import_lock
+
+with import_lock:  # one thread imports at a time: see cc_segmentation.import_lock
+    from cc_segmentation.warehouse import (
+        log,
+        model_features,
+        reuse_if_stored,
+        sample_matrix,
+    )
 
 
 def model(dbt, session):
@@ -27,6 +29,9 @@ def model(dbt, session):
         if stored is not None:
             log(f"k scan {key}: same input and settings as a stored scan, reused")
             return stored
+
+    with import_lock:
+        from cc_segmentation.selection import choose_k, evaluate_k_range
 
     # Above k_selection_max_rows the scan runs on the fixed-seed sample.
     features = model_features(dbt.ref("feature_scaling"))

@@ -8,8 +8,10 @@ this is the final fit; above it, int_kmeans_fits refines it over every
 customer in SQL.
 """
 
-from cc_segmentation.kmeans import fit_segmentation
-from cc_segmentation.warehouse import log, reuse_if_stored, sample_matrix
+from cc_segmentation import import_lock
+
+with import_lock:  # one thread imports at a time: see cc_segmentation.import_lock
+    from cc_segmentation.warehouse import log, reuse_if_stored, sample_matrix
 
 
 def model(dbt, session):
@@ -30,6 +32,9 @@ def model(dbt, session):
         if stored is not None:
             log(f"KMeans fit {model_id}: same input and settings as stored, reused")
             return stored
+
+    with import_lock:
+        from cc_segmentation.kmeans import fit_segmentation
 
     features = settings["features"].split(",")
     matrix = sample_matrix(

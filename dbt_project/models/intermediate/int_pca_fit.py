@@ -4,9 +4,12 @@ The covariance matrix comes from SQL (int_feature_covariance, every
 customer); only its 17 x 17 eigen-decomposition runs here.
 """
 
-import numpy as np
+from cc_segmentation import import_lock
 
-from cc_segmentation.projection import pca_from_covariance
+with import_lock:  # one thread imports at a time: see cc_segmentation.import_lock
+    import numpy as np
+
+    from cc_segmentation.projection import pca_from_covariance
 
 
 def model(dbt, session):

@@ -9,14 +9,16 @@ key is stored reuses it and says so in the log.  int_silhouette_scores
 holds the current key's rows.
 """
 
-from cc_segmentation.selection import silhouette_table
-from cc_segmentation.warehouse import (
-    feature_matrix,
-    log,
-    model_features,
-    reuse_if_stored,
-    sample_rows,
-)
+from cc_segmentation import import_lock
+
+with import_lock:  # one thread imports at a time: see cc_segmentation.import_lock
+    from cc_segmentation.warehouse import (
+        feature_matrix,
+        log,
+        model_features,
+        reuse_if_stored,
+        sample_rows,
+    )
 
 
 def model(dbt, session):
@@ -34,6 +36,9 @@ def model(dbt, session):
         if stored is not None:
             log(f"silhouette {key}: same fit and sample as stored, reused")
             return stored
+
+    with import_lock:
+        from cc_segmentation.selection import silhouette_table
 
     features = model_features(dbt.ref("feature_scaling"))
     assigned = dbt.ref("int_customers_assigned").project("cust_id, segment_id")
