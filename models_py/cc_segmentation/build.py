@@ -244,7 +244,8 @@ def _build_staging(
         if name in parse_options
         and options.get_parameter_source(name) == ParameterSource.COMMANDLINE
     }
-    parsed = dbtRunner().invoke(["parse"], **given)
+    # The build writes manifest.json; writing it here too would cost time.
+    parsed = dbtRunner().invoke(["parse"], **{"write_json": False, **given})
     if not parsed.success:
         return _exit_code(parsed)
     manifest = parsed.result
