@@ -1,0 +1,56 @@
+"""The dbt unit tests, which the everyday build leaves out (selectors.yml).
+
+dbt's unit tests check the SQL of validation, imputation and the
+nearest-centroid rule on hand-worked toy inputs: they test code, not data,
+so the default `dbt build` (the `everyday` selector) skips them, as dbt
+recommends for production runs, and CI runs them here, once, against the
+real file's build (their models' parents must exist in the warehouse).
+"""
+
+import json
+import os
+import subprocess
+
+from conftest import DBT, REPO
+
+
+def test_every_dbt_unit_test_passes(real_build, real_csv, tmp_path):
+    env = dict(
+        os.environ,
+        CC_SEGMENTATION_WAREHOUSE=str(real_build.warehouse),
+        CC_SEGMENTATION_EXPORTS=str(real_build.exports),
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+    )
+    run = subprocess.run(
+        [
+            DBT,
+            "test",
+            "--select",
+            "test_type:unit",
+            "--profiles-dir",
+            str(REPO),
+            "--project-dir",
+            str(REPO),
+            "--target-path",
+            str(tmp_path / "target"),
+            "--log-path",
+            str(tmp_path / "logs"),
+            "--vars",
+            json.dumps({"raw_path": str(real_csv)}),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, (run.stdout + run.stderr)[-5000:]
+    manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
+    results = json.loads((tmp_path / "target" / "run_results.json").read_text())
+    ran = {r["unique_id"]: r["status"] for r in results["results"]}
+    assert set(ran) == set(manifest["unit_tests"]) and ran  # every one, only them
+    assert set(ran.values()) == {"pass"}
+
+
+def test_the_default_build_leaves_the_unit_tests_out(real_build):
+    assert "unit test" not in real_build.output.split("Finished running")[-1]
