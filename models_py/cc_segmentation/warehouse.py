@@ -94,7 +94,11 @@ def model_features(feature_scaling: duckdb.DuckDBPyRelation) -> list[str]:
 
 
 def reuse_if_stored(
-    session: duckdb.DuckDBPyConnection, table: object, column: str, key: str
+    dbt: object,
+    session: duckdb.DuckDBPyConnection,
+    column: str,
+    key: str,
+    message: str,
 ) -> duckdb.DuckDBPyRelation | None:
     """What an incremental cache returns when ``key`` is already stored.
 
@@ -106,20 +110,26 @@ def reuse_if_stored(
 
     Parameters
     ----------
+    dbt : object
+        The dbt Python model's ``dbt`` (``is_incremental``, ``this``).
     session : DuckDBPyConnection
         The dbt Python model's session.
-    table : relation
-        The model's own table (``dbt.this``).
     column, key : str
         Key column and the current key.
+    message : str
+        Logged when the stored rows are reused, so the build says so.
 
     Returns
     -------
     DuckDBPyRelation or None
         An empty relation with the table's columns when ``key`` is stored;
-        None when it is not (or the stored table predates the key column:
-        dbt's ``on_schema_change`` then reports it), and the model computes.
+        None on a first or full-refresh build, or when it is not stored (or
+        the stored table predates the key column: dbt's ``on_schema_change``
+        then reports it), and the model computes.
     """
+    if not dbt.is_incremental:
+        return None
+    table = dbt.this
     quoted = key.replace("'", "''")
     query = f"select * from {table} where {column} = '{quoted}'"
     try:
@@ -127,4 +137,7 @@ def reuse_if_stored(
         ((found,),) = session.execute(f"select count(*) from ({query})").fetchall()
     except duckdb.Error:
         return None
-    return session.sql(f"select * from {table} where false") if found else None
+    if not found:
+        return None
+    log(message)
+    return session.sql(f"select * from {table} where false")

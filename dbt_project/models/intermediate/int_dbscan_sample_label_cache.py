@@ -31,11 +31,15 @@ def model(dbt, session):
         on_schema_change="fail",
     )
     key = dbt.ref("int_fit_input_fingerprint").project("dbscan_key").fetchall()[0][0]
-    if dbt.is_incremental:
-        stored = reuse_if_stored(session, dbt.this, "dbscan_key", key)
-        if stored is not None:
-            log(f"DBSCAN {key}: same input and settings as stored, reused")
-            return stored
+    stored = reuse_if_stored(
+        dbt,
+        session,
+        "dbscan_key",
+        key,
+        f"DBSCAN {key}: same input and settings as stored, reused",
+    )
+    if stored is not None:
+        return stored
 
     with import_lock:
         from cc_segmentation.outliers import dbscan_outliers

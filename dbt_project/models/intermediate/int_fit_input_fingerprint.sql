@@ -13,10 +13,13 @@
 {% for feature in features %}
     {% do transforms.append(feature_transform(feature)) %}
 {% endfor %}
-{% set scan_settings = [
+{#- what every key depends on, in the order the keys were first written -#}
+{% set input_settings = [
     "features=" ~ features | join(","),
     "transforms=" ~ transforms | join(","),
     "impute=" ~ var("impute_method"),
+] %}
+{% set scan_settings = (input_settings + [
     "k=" ~ var("k_min") ~ ".." ~ var("k_max"),
     "n_init=" ~ var("n_init"),
     "seed=" ~ var("random_state"),
@@ -26,14 +29,11 @@
     "k_min_segment_share=" ~ var("k_min_segment_share"),
     "k_selection_max_rows=" ~ var("k_selection_max_rows"),
     "k_selection_silhouette_rows=" ~ var("k_selection_silhouette_rows"),
-] | join("|") %}
-{% set dbscan_settings = [
-    "features=" ~ features | join(","),
-    "transforms=" ~ transforms | join(","),
-    "impute=" ~ var("impute_method"),
+]) | join("|") %}
+{% set dbscan_settings = (input_settings + [
     "seed=" ~ var("random_state"),
     "dbscan_max_rows=" ~ var("dbscan_max_rows"),
-] | join("|") %}
+]) | join("|") %}
 
 with
 

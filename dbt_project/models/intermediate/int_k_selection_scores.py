@@ -24,11 +24,15 @@ def model(dbt, session):
         on_schema_change="fail",
     )
     key = dbt.ref("int_fit_input_fingerprint").project("k_scan_key").fetchall()[0][0]
-    if dbt.is_incremental:
-        stored = reuse_if_stored(session, dbt.this, "k_scan_key", key)
-        if stored is not None:
-            log(f"k scan {key}: same input and settings as a stored scan, reused")
-            return stored
+    stored = reuse_if_stored(
+        dbt,
+        session,
+        "k_scan_key",
+        key,
+        f"k scan {key}: same input and settings as a stored scan, reused",
+    )
+    if stored is not None:
+        return stored
 
     with import_lock:
         from cc_segmentation.selection import choose_k, evaluate_k_range

@@ -27,11 +27,15 @@ def model(dbt, session):
         for row in settings_rel.fetchall()
     ]
     model_id = settings["model_id"]
-    if dbt.is_incremental:
-        stored = reuse_if_stored(session, dbt.this, "model_id", model_id)
-        if stored is not None:
-            log(f"KMeans fit {model_id}: same input and settings as stored, reused")
-            return stored
+    stored = reuse_if_stored(
+        dbt,
+        session,
+        "model_id",
+        model_id,
+        f"KMeans fit {model_id}: same input and settings as stored, reused",
+    )
+    if stored is not None:
+        return stored
 
     with import_lock:
         from cc_segmentation.kmeans import fit_segmentation

@@ -14,7 +14,6 @@ from cc_segmentation import import_lock
 with import_lock:  # one thread imports at a time: see cc_segmentation.import_lock
     from cc_segmentation.warehouse import (
         feature_matrix,
-        log,
         model_features,
         reuse_if_stored,
         sample_rows,
@@ -31,11 +30,15 @@ def model(dbt, session):
     max_rows = int(dbt.config.get("silhouette_max_rows"))
     settings = dbt.ref("int_kmeans_fit_settings")
     ((key,),) = settings.project("silhouette_key").fetchall()
-    if dbt.is_incremental:
-        stored = reuse_if_stored(session, dbt.this, "silhouette_key", key)
-        if stored is not None:
-            log(f"silhouette {key}: same fit and sample as stored, reused")
-            return stored
+    stored = reuse_if_stored(
+        dbt,
+        session,
+        "silhouette_key",
+        key,
+        f"silhouette {key}: same fit and sample as stored, reused",
+    )
+    if stored is not None:
+        return stored
 
     with import_lock:
         from cc_segmentation.selection import silhouette_table
