@@ -66,11 +66,11 @@
     {% endif %}
     {% set unknown = wanted | reject("in", cc_feature_names()) | list %}
     {% if unknown or not wanted %}
-        {{ exceptions.raise_compiler_error(
-            "var 'features' must be 'all', 'reduced' or a list of "
-            ~ cc_feature_names() | join(", ") ~ "; unknown: "
-            ~ unknown | join(", ")
-        ) }}
+        {{ exceptions.raise_compiler_error(var_problem(
+            "features",
+            "'all', 'reduced' or a list of " ~ cc_feature_names() | join(", ")
+            ~ " (unknown: " ~ unknown | join(", ") ~ ")"
+        )) }}
     {% endif %}
     {{ return(cc_feature_names() | select("in", wanted) | list) }}
 {% endmacro %}
@@ -82,8 +82,7 @@
     {% for f in cc_features() %}
         {% do kinds.update({f.name: f.kind}) %}
     {% endfor %}
-    {% if var("log1p_money") in [true, "true", "True", 1]
-        and kinds[feature_name] == "money" %}
+    {% if var_flag(var("log1p_money")) and kinds[feature_name] == "money" %}
         {{ return("log1p") }}
     {% endif %}
     {{ return("identity") }}

@@ -5,8 +5,9 @@
 -#}
 {% set method = var("impute_method") %}
 {% if method not in ("median", "mean") %}
+    {#- also checked by validate_vars, but parsing comes first -#}
     {{ exceptions.raise_compiler_error(
-        "var 'impute_method' must be 'median' or 'mean', got '" ~ method ~ "'"
+        var_problem("impute_method", "median or mean")
     ) }}
 {% endif %}
 

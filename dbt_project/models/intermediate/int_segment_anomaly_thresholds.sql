@@ -17,9 +17,9 @@ thresholds as (
 
     select
         segment_id,
-        {{ var("anomaly_quantile") }} as anomaly_quantile,
+        {{ var("anomaly_quantile") | float }} as anomaly_quantile,
         quantile_cont(
-            distance_to_centroid, {{ var("anomaly_quantile") }}
+            distance_to_centroid, {{ var("anomaly_quantile") | float }}
         ) as distance_threshold
     from customers_assigned
     group by segment_id

@@ -1,0 +1,179 @@
+{#-
+    on-run-start: every var is checked once, before any model runs, and a
+    bad one stops the build with a line naming the var, its value and what
+    is allowed (all bad vars at once).  Without it a bad value would be
+    coerced where it is used: `abc | float` is 0, `"yes"` is not true.
+
+    Numbers may be given as numbers or as text that reads as one ("5",
+    "0.9"), as --vars from a shell often are.  Booleans are true or false.
+    After this check the models may convert with | int and | float.
+-#}
+{% macro validate_vars() %}
+    {% if not execute %}
+        {{ return("") }}
+    {% endif %}
+    {% set problems = [] %}
+
+    {% set whole = [
+        ("n_init", 1, none),
+        ("random_state", 0, 4294967295),
+        ("max_iter", 1, none),
+        ("k_min", 2, none),
+        ("k_max", 2, none),
+        ("k_auto_min", 2, none),
+        ("k_selection_max_rows", 1, none),
+        ("k_selection_silhouette_rows", 1, none),
+        ("fit_max_rows", 1, none),
+        ("kmeans_refinement_passes", 0, none),
+        ("dbscan_max_rows", 1, none),
+        ("silhouette_max_rows", 1, none),
+        ("max_missing_measures", 0, cc_feature_names() | length - 1),
+    ] %}
+    {% for name, low, high in whole %}
+        {% set value = var_whole_number(var(name)) %}
+        {% if value is none or value < low or (high is not none and value > high) %}
+            {% do problems.append(var_problem(
+                name,
+                "a whole number "
+                ~ ("from " ~ low ~ " to " ~ high if high is not none
+                   else ">= " ~ low)
+            )) %}
+        {% endif %}
+    {% endfor %}
+
+    {#- (name, lowest, lowest allowed?, highest, highest allowed?) -#}
+    {% set real = [
+        ("k_min_stability", 0, true, 1, true),
+        ("k_min_segment_share", 0, true, 1, false),
+        ("identity_max_match_distance", 0, true, none, false),
+        ("anomaly_quantile", 0.5, false, 1, true),
+        ("frequency_tolerance", 0, true, none, false),
+        ("redundant_correlation", 0, false, 1, true),
+    ] %}
+    {% for name, low, low_in, high, high_in in real %}
+        {% set value = var_real_number(var(name)) %}
+        {% set ok = value is not none
+            and (value >= low if low_in else value > low)
+            and (high is none or (value <= high if high_in else value < high)) %}
+        {% if not ok %}
+            {% set allowed = ("a number " ~ (">= " if low_in else "> ") ~ low
+                ~ (" and " ~ ("<= " if high_in else "< ") ~ high
+                   if high is not none else "")) %}
+            {% if name == "anomaly_quantile" %}
+                {% set allowed = allowed ~ " (the share of each segment that is"
+                    ~ " not flagged: an anomaly is a minority)" %}
+            {% endif %}
+            {% do problems.append(var_problem(name, allowed)) %}
+        {% endif %}
+    {% endfor %}
+
+    {% set k_min = var_whole_number(var("k_min")) %}
+    {% set k_max = var_whole_number(var("k_max")) %}
+    {% set k_auto_min = var_whole_number(var("k_auto_min")) %}
+    {% if k_min is not none and k_max is not none and k_max < k_min %}
+        {% do problems.append(
+            "var 'k_max' is " ~ k_max ~ ": allowed: a whole number >= k_min ("
+            ~ k_min ~ ")"
+        ) %}
+    {% endif %}
+    {% if k_auto_min is not none and k_max is not none and k_auto_min > k_max %}
+        {% do problems.append(
+            "var 'k_auto_min' is " ~ k_auto_min ~ ": allowed: a whole number "
+            ~ "from 2 to k_max (" ~ k_max ~ "), or no k could be chosen"
+        ) %}
+    {% endif %}
+    {#- each sample must hold more customers than there are segments -#}
+    {% for name in ["k_selection_max_rows", "k_selection_silhouette_rows"] %}
+        {% set rows = var_whole_number(var(name)) %}
+        {% if rows is not none and k_max is not none and rows <= k_max %}
+            {% do problems.append(
+                "var '" ~ name ~ "' is " ~ rows ~ ": allowed: a whole number "
+                ~ "> k_max (" ~ k_max ~ "): a sample needs more customers "
+                ~ "than segments"
+            ) %}
+        {% endif %}
+    {% endfor %}
+
+    {% set n_clusters = var("n_clusters") %}
+    {% if not (n_clusters is string and n_clusters | trim == "auto") %}
+        {% set k = var_whole_number(n_clusters) %}
+        {% if k is none or k < 2 %}
+            {% do problems.append(var_problem(
+                "n_clusters", "'auto' or a whole number >= 2"
+            )) %}
+        {% endif %}
+    {% endif %}
+
+    {% if var("impute_method") not in ["median", "mean"] %}
+        {% do problems.append(var_problem("impute_method", "median or mean")) %}
+    {% endif %}
+    {% if var_flag(var("log1p_money")) is none %}
+        {% do problems.append(var_problem("log1p_money", "true or false")) %}
+    {% endif %}
+    {% set raw_path = var("raw_path") %}
+    {% if raw_path is not string or raw_path | trim == "" %}
+        {% do problems.append(var_problem(
+            "raw_path", "the path of a CSV or Parquet file (or a glob)"
+        )) %}
+    {% endif %}
+    {#- var('features') is checked by model_feature_names itself -#}
+    {% do model_feature_names() %}
+
+    {% if problems %}
+        {{ exceptions.raise_compiler_error(
+            "Bad --vars, nothing was built:\n" ~ problems | join("\n")
+        ) }}
+    {% endif %}
+    {{ return("") }}
+{% endmacro %}
+
+
+{% macro var_problem(name, allowed) %}
+    {{ return("var '" ~ name ~ "' is " ~ tojson(var(name)) ~ ": allowed: " ~ allowed) }}
+{% endmacro %}
+
+
+{#- The var as an integer, or none when it is not one (true is not 1). -#}
+{% macro var_whole_number(value) %}
+    {% if value is boolean %}
+        {{ return(none) }}
+    {% elif value is integer %}
+        {{ return(value) }}
+    {% elif value is string
+        and modules.re.fullmatch("\s*[+-]?[0-9]+\s*", value) %}
+        {{ return(value | int) }}
+    {% endif %}
+    {{ return(none) }}
+{% endmacro %}
+
+
+{#- The var as a finite number, or none when it is not one. -#}
+{% macro var_real_number(value) %}
+    {% if value is boolean %}
+        {{ return(none) }}
+    {% elif value is number %}
+        {% set number = value | float %}
+    {% elif value is string and modules.re.fullmatch(
+        "\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*", value
+    ) %}
+        {% set number = value | float %}
+    {% else %}
+        {{ return(none) }}
+    {% endif %}
+    {#- inf and nan are not allowed anywhere (for them x - x is nan) -#}
+    {% if number - number != 0 %}
+        {{ return(none) }}
+    {% endif %}
+    {{ return(number) }}
+{% endmacro %}
+
+
+{#- true / false, also as text ("true", "False"), or none. -#}
+{% macro var_flag(value) %}
+    {% if value is boolean %}
+        {{ return(value) }}
+    {% elif value is string and value | trim | lower in ["true", "false"] %}
+        {{ return(value | trim | lower == "true") }}
+    {% endif %}
+    {{ return(none) }}
+{% endmacro %}

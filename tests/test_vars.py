@@ -1,0 +1,141 @@
+"""Every var is checked before any model runs: a bad value stops the build
+with a line naming the var, the value and what is allowed; a good value in
+any accepted spelling passes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+from conftest import DBT, REPO, dbt_build
+
+
+def validate(tmp_path, **dbt_vars) -> subprocess.CompletedProcess:
+    """Run the on-run-start check alone (`dbt run-operation validate_vars`)."""
+    env = dict(
+        os.environ,
+        CC_SEGMENTATION_WAREHOUSE=str(tmp_path / "vars.duckdb"),
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+    )
+    return subprocess.run(
+        [
+            DBT,
+            "run-operation",
+            "validate_vars",
+            "--profiles-dir",
+            str(REPO),
+            "--project-dir",
+            str(REPO),
+            "--target-path",
+            str(tmp_path / "target"),
+            "--log-path",
+            str(tmp_path / "logs"),
+            "--vars",
+            json.dumps(dbt_vars),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+BAD = [
+    ("frequency_tolerance", "abc", "a number >= 0"),
+    ("frequency_tolerance", -0.1, "a number >= 0"),
+    ("max_missing_measures", "abc", "a whole number from 0 to 16"),
+    ("max_missing_measures", 17, "a whole number from 0 to 16"),
+    ("max_missing_measures", 2.5, "a whole number from 0 to 16"),
+    ("log1p_money", "yes", "true or false"),
+    ("log1p_money", 1, "true or false"),
+    ("anomaly_quantile", 0, "a number > 0.5 and <= 1"),
+    ("anomaly_quantile", 1.5, "a number > 0.5 and <= 1"),
+    ("n_clusters", 1, "'auto' or a whole number >= 2"),
+    ("n_clusters", 2.5, "'auto' or a whole number >= 2"),
+    ("n_clusters", "many", "'auto' or a whole number >= 2"),
+    ("n_init", 0, "a whole number >= 1"),
+    ("n_init", True, "a whole number >= 1"),
+    ("random_state", -1, "a whole number from 0 to 4294967295"),
+    ("k_min", 1, "a whole number >= 2"),
+    ("k_min_stability", 1.1, "a number >= 0 and <= 1"),
+    ("k_min_segment_share", 1, "a number >= 0 and < 1"),
+    ("redundant_correlation", "nan", "a number > 0 and <= 1"),
+    ("impute_method", "mode", "median or mean"),
+    ("raw_path", "", "the path of a CSV or Parquet file"),
+    ("fit_max_rows", 0, "a whole number >= 1"),
+    ("features", "balance,shoe_size", "'all', 'reduced' or a list of balance, "),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "allowed"), BAD)
+def test_a_bad_var_is_named_with_its_value_and_what_is_allowed(
+    tmp_path, name, value, allowed
+):
+    result = validate(tmp_path, **{name: value})
+    assert result.returncode != 0
+    line = f"var '{name}' is {json.dumps(value)}: allowed: {allowed}"
+    assert line in result.stdout, result.stdout[-2000:]
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_every_bad_var_is_reported_at_once(tmp_path):
+    result = validate(
+        tmp_path, frequency_tolerance="abc", log1p_money="yes", n_clusters=1
+    )
+    assert result.returncode != 0
+    named = [line for line in result.stdout.splitlines() if "var '" in line]
+    assert len(named) == 3, result.stdout[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("dbt_vars", "message"),
+    [
+        (
+            {"k_min": 5, "k_max": 4},
+            "var 'k_max' is 4: allowed: a whole number >= k_min (5)",
+        ),
+        (
+            {"k_auto_min": 13},
+            "var 'k_auto_min' is 13: allowed: a whole number from 2 to k_max (12)",
+        ),
+        (
+            {"k_selection_silhouette_rows": 10},
+            "var 'k_selection_silhouette_rows' is 10: allowed: "
+            "a whole number > k_max (12)",
+        ),
+    ],
+)
+def test_vars_that_contradict_each_other_are_named(tmp_path, dbt_vars, message):
+    result = validate(tmp_path, **dbt_vars)
+    assert result.returncode != 0
+    assert message in result.stdout, result.stdout[-2000:]
+
+
+def test_good_values_pass_as_numbers_text_or_booleans(tmp_path):
+    result = validate(
+        tmp_path,
+        n_clusters="5",
+        n_init="3",
+        log1p_money="False",
+        anomaly_quantile="0.95",
+        frequency_tolerance=0,
+        max_missing_measures=16,
+        k_min=3,
+        k_max=3,
+        k_auto_min=3,
+        features="reduced",
+    )
+    assert result.returncode == 0, result.stdout[-2000:]
+
+
+def test_a_bad_var_stops_the_build_before_any_model_runs(tmp_path, real_csv):
+    build = dbt_build(tmp_path, real_csv, anomaly_quantile=0)
+    assert build.returncode != 0
+    assert "var 'anomaly_quantile' is 0: allowed:" in build.output
+    assert "Bad --vars, nothing was built" in build.output
+    # no model ran: the on-run-start check comes first
+    assert "OK created" not in build.output
+    assert "PASS=" not in build.output or "PASS=0" in build.output
