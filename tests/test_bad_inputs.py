@@ -189,3 +189,46 @@ def test_a_ragged_row_stops_the_build_naming_file_and_line(tmp_path, base_lines)
     # lines[10] is line 11 of the file (the header is line 1)
     assert "CSV Error on Line: 11" in build.output, build.output[-3000:]
     assert "Expected Number of Columns: 18 Found: 19" in build.output
+
+
+def test_a_path_with_quotes_braces_spaces_and_accents_is_read_as_given(
+    tmp_path, base_lines
+):
+    # a quote that would end a SQL literal, an embedded query, braces that
+    # str.format would read, a shell variable, non-ASCII letters
+    folder = tmp_path / "dír {x} é"
+    folder.mkdir()
+    lines = list(base_lines)
+    lines[1] = set_cell(lines[1], 1, "twelve")
+    path = write(folder, "O'Brien ' || (select 42) || ' {0} $HOME.csv", lines)
+    build = dbt_build(tmp_path, path)
+    assert build.returncode == 0, build.output[-3000:]
+    assert accounted(build) == (N_ROWS - 1, 1)
+    source = build.query("select source_file, raw_balance from quarantined_customers")
+    assert source.source_file.tolist() == [str(path)]
+    assert source.raw_balance.tolist() == ["twelve"]
+
+
+def test_every_file_of_a_glob_has_its_header_checked(tmp_path, base_lines, base_build):
+    def swap(line: str) -> str:  # BALANCE and PURCHASES change places
+        cells = line.rstrip("\r\n").split(",")
+        cells[1], cells[3] = cells[3], cells[1]
+        return ",".join(cells) + "\r\n"
+
+    half = N_ROWS // 2 + 1
+    write(tmp_path, "part_1.csv", base_lines[:half])
+    write(tmp_path, "part_2.csv", [base_lines[0], *base_lines[half:]])
+    whole = dbt_build(tmp_path / "whole", tmp_path / "part_*.csv")
+    assert whole.returncode == 0, whole.output[-3000:]
+    assert accounted(whole) == (N_ROWS, 0)
+    pd.testing.assert_frame_equal(segments(whole), segments(base_build))
+
+    swapped = write(
+        tmp_path, "part_3.csv", [swap(line) for line in [base_lines[0], base_lines[1]]]
+    )
+    build = dbt_build(tmp_path / "swapped", tmp_path / "part_*.csv")
+    assert build.returncode != 0
+    assert (
+        f"Raw file {swapped} has the wrong header. Its columns are in another order"
+        in build.output
+    ), build.output[-3000:]

@@ -2,7 +2,8 @@
     Stops the build, before anything is read, when the raw file cannot be
     segmented as a whole: it is missing, empty, has no data rows, or its header
     is not exactly the 18 expected columns in order (the CSV is read by
-    position, so order matters).  The message names the file and the columns.
+    position, so order matters).  A glob's files are checked one by one.
+    The message names the file and the columns.
     Row-level problems are not handled here: they are quarantined downstream.
 -#}
 {% macro assert_raw_file_is_readable(path) %}
@@ -10,10 +11,13 @@
         {{ return("") }}
     {% endif %}
     {% set expected = ["CUST_ID"] + (cc_feature_names() | map("upper") | list) %}
-    {% set quoted = "'" ~ path | replace("'", "''") ~ "'" %}
+    {% set quoted = sql_literal(path) %}
 
-    {% set found = run_query("select count(*) from glob(" ~ quoted ~ ")") %}
-    {% if found.columns[0].values()[0] == 0 %}
+    {% set found = run_query(
+        "select file from glob(" ~ quoted ~ ") order by file"
+    ) %}
+    {% set files = found.columns[0].values() | list %}
+    {% if files | length == 0 %}
         {{ exceptions.raise_compiler_error(
             "Raw file " ~ path ~ " does not exist. Pass your file with "
             ~ "--vars '{raw_path: path/to/CC_GENERAL.csv}' or generate the "
@@ -21,7 +25,26 @@
         ) }}
     {% endif %}
 
-    {% if path.lower().endswith(".parquet") %}
+    {#- A glob is read by position, file after file: every file's header
+        is checked, or one file with its columns in another order would be
+        read with its values under the wrong names. -#}
+    {% set has_data = [] %}
+    {% for file in files %}
+        {% do has_data.append(assert_raw_header(file, expected)) %}
+    {% endfor %}
+    {% if true not in has_data %}
+        {{ exceptions.raise_compiler_error(
+            "Raw file " ~ path ~ " has a header but no data rows."
+        ) }}
+    {% endif %}
+    {{ return("") }}
+{% endmacro %}
+
+
+{#- Stops on one file's bad header; true when the file has a data row. -#}
+{% macro assert_raw_header(file, expected) %}
+    {% set quoted = sql_literal(file) %}
+    {% if file.lower().endswith(".parquet") %}
         {% set schema = run_query(
             "select column_name from (describe select * from read_parquet("
             ~ quoted ~ "))"
@@ -42,7 +65,7 @@
         ) %}
         {% if head.rows | length == 0 %}
             {{ exceptions.raise_compiler_error(
-                "Raw file " ~ path ~ " is empty: expected a header with the "
+                "Raw file " ~ file ~ " is empty: expected a header with the "
                 ~ "columns " ~ expected | join(", ") ~ " and one row per customer."
             ) }}
         {% endif %}
@@ -58,17 +81,14 @@
         {% set missing = expected | reject("in", names) | list %}
         {% set unexpected = names | reject("in", expected) | list %}
         {{ exceptions.raise_compiler_error(
-            "Raw file " ~ path ~ " has the wrong header. "
+            "Raw file " ~ file ~ " has the wrong header. "
+            ~ ("Its columns are in another order (it is read by position). "
+               if not missing and not unexpected else "")
             ~ "Missing columns: [" ~ missing | join(", ") ~ "]. "
             ~ "Unexpected columns: [" ~ unexpected | join(", ") ~ "]. "
             ~ "Expected exactly, in this order: " ~ expected | join(", ")
             ~ ". Found: " ~ names | join(", ") ~ "."
         ) }}
     {% endif %}
-    {% if not has_data %}
-        {{ exceptions.raise_compiler_error(
-            "Raw file " ~ path ~ " has a header but no data rows."
-        ) }}
-    {% endif %}
-    {{ return("") }}
+    {{ return(has_data) }}
 {% endmacro %}

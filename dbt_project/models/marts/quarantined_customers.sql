@@ -16,7 +16,7 @@ final as (
         source_row_number,
         cust_id,
         quarantine_reason,
-        '{{ var("raw_path") }}' as source_file,
+        {{ sql_literal(var("raw_path")) }} as source_file,
         {% for feature in cc_feature_names() -%}
             raw_{{ feature }}{% if not loop.last %},{% endif %}
         {% endfor %}
