@@ -232,3 +232,170 @@ def test_every_file_of_a_glob_has_its_header_checked(tmp_path, base_lines, base_
         f"Raw file {swapped} has the wrong header. Its columns are in another order"
         in build.output
     ), build.output[-3000:]
+
+
+# Degenerate and extreme data: each either segments with every row accounted
+# for, or stops with one message that names the file and what is wrong.
+
+
+def cells(line: str) -> list[str]:
+    return line.rstrip("\r\n").split(",")
+
+
+def test_a_constant_measure_weighs_nothing_is_recorded_and_warns(tmp_path, real_csv):
+    lines = real_csv.read_bytes().decode().splitlines(keepends=True)
+    kept = [line for line in lines[1:] if cells(line)[17] == "12"][:N_ROWS]
+    build = dbt_build(tmp_path, write(tmp_path, "tenure12.csv", [lines[0], *kept]))
+    assert build.returncode == 0, build.output[-3000:]
+    assert "WARN" in build.output and "no_model_feature_is_constant" in build.output
+    assert sum(accounted(build)) == len(kept)
+
+    # independent answer: the columns whose values are all equal
+    values = pd.DataFrame([cells(line)[1:] for line in kept]).apply(pd.to_numeric)
+    constant = [
+        name.lower()
+        for name, column in zip(lines[0].strip().split(",")[1:], values, strict=True)
+        if values[column].min() == values[column].max()
+    ]
+    assert constant == ["tenure"]
+    scaling = build.query(
+        "select feature_name, stddev, is_constant from feature_scaling"
+    )
+    assert scaling.loc[scaling.is_constant, "feature_name"].tolist() == constant
+    assert scaling.loc[scaling.is_constant, "stddev"].tolist() == [1.0]
+    centroids = build.query(
+        "select centroid_z from segment_centroids where feature_name = 'tenure'"
+    )
+    assert (centroids.centroid_z == 0).all()
+    r = build.query(
+        "select pearson_r from feature_correlations "
+        "where 'tenure' in (feature_a, feature_b)"
+    )
+    assert len(r) == 16 and r.pearson_r.isna().all()
+
+
+def test_an_empty_measure_stops_the_build_naming_the_column(tmp_path, base_lines):
+    lines = [base_lines[0], *[set_cell(line, 15, "") for line in base_lines[1:]]]
+    path = write(tmp_path, "no_minimum_payments.csv", lines)
+    build = dbt_build(tmp_path, path)
+    assert build.returncode != 0
+    assert (
+        f"Raw file {path}: no valid customer has a value for MINIMUM_PAYMENTS, "
+        "so it cannot be imputed or used" in build.output
+    ), build.output[-3000:]
+
+
+@pytest.mark.parametrize("n_rows", [1, 3, 99])
+def test_too_few_customers_stop_the_build_saying_the_minimum(
+    tmp_path, base_lines, n_rows
+):
+    path = write(tmp_path, f"rows_{n_rows}.csv", base_lines[: n_rows + 1])
+    build = dbt_build(tmp_path, path)
+    assert build.returncode != 0
+    assert (
+        f"Raw file {path} has {n_rows} valid customers in {n_rows} rows; "
+        "the segmentation needs at least 100" in build.output
+    ), build.output[-3000:]
+
+
+def test_too_few_valid_customers_cite_the_first_quarantined_row(tmp_path, base_lines):
+    lines = [base_lines[0]]
+    lines += [set_cell(line, 17, "40") for line in base_lines[1:31]]
+    lines += base_lines[31:121]
+    path = write(tmp_path, "mostly_bad.csv", lines)
+    build = dbt_build(tmp_path, path)
+    assert build.returncode != 0
+    assert (
+        f"Raw file {path} has 90 valid customers in 120 rows; the segmentation "
+        "needs at least 100 (first quarantined row 1: tenure is not a whole "
+        "number of months in 1-12: 40)" in build.output
+    ), build.output[-3000:]
+
+
+def profiles_file(tmp_path: Path, base_lines: list[str], n_profiles: int) -> Path:
+    """200 customers who share n_profiles rows of measures."""
+    rows = [
+        f"P{i:03d}," + base_lines[1 + i % n_profiles].split(",", 1)[1]
+        for i in range(200)
+    ]
+    return write(tmp_path, f"profiles_{n_profiles}.csv", [base_lines[0], *rows])
+
+
+def test_few_distinct_profiles_give_one_segment_each(tmp_path, base_lines):
+    build = dbt_build(tmp_path, profiles_file(tmp_path, base_lines, 4))
+    assert build.returncode == 0, build.output[-3000:]
+    found = build.query("select cust_id, segment_id from customer_segments")
+    assert len(found) == 200
+    # the same profile, the same segment, and no segment shared by two
+    profile = found.cust_id.str[1:].astype(int) % 4
+    assert found.groupby(profile).segment_id.nunique().tolist() == [1, 1, 1, 1]
+    assert found.segment_id.nunique() == 4
+    # duplicates are each other's neighbours: no DBSCAN noise among them
+    noise = build.query(
+        "select count(*) as n from customer_segments where is_dbscan_noise"
+    )
+    assert noise.n[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("n_profiles", "dbt_vars", "message"),
+    [
+        (
+            1,
+            {},
+            "the 200 customers of the k scan have only 1 distinct profiles: "
+            "no k from k_min = 2 can be scanned",
+        ),
+        (
+            4,
+            {"n_clusters": 5},
+            "n_clusters is 5, but the 200 customers fitted have only 4 distinct "
+            "profiles: set n_clusters to at most 4",
+        ),
+    ],
+)
+def test_fewer_distinct_profiles_than_segments_stop_the_build(
+    tmp_path, base_lines, n_profiles, dbt_vars, message
+):
+    build = dbt_build(
+        tmp_path, profiles_file(tmp_path, base_lines, n_profiles), **dbt_vars
+    )
+    assert build.returncode != 0
+    assert message in build.output, build.output[-3000:]
+
+
+def test_values_no_statistic_can_carry_are_quarantined_not_imputed(
+    tmp_path, base_lines
+):
+    lines = list(base_lines)
+    lines[1] = set_cell(lines[1], 1, "1e103")  # BALANCE
+    lines[2] = set_cell(lines[2], 11, "3000000000")  # CASH_ADVANCE_TRX
+    lines[3] = set_cell(lines[3], 12, "2147483647")  # PURCHASES_TRX: the largest kept
+    path = write(tmp_path, "extreme.csv", lines)
+    build = dbt_build(tmp_path, path)
+    assert build.returncode == 0, build.output[-3000:]
+    assert accounted(build) == (N_ROWS - 2, 2)
+    reasons = build.query(
+        "select source_row_number, quarantine_reason from quarantined_customers "
+        "order by source_row_number"
+    )
+    assert reasons.quarantine_reason.tolist() == [
+        "balance is above 1e15, more than any card amount: 1e103",
+        "cash_advance_trx is above 2147483647, the largest count stored: 3000000000",
+    ]
+    kept = build.query(
+        "select purchases_trx, n_imputed_measures from customer_segments "
+        "where source_row_number = 3"
+    )
+    assert kept.purchases_trx[0] == 2147483647
+    # every imputed value is counted: one per blank cell, as the file says
+    blanks = {
+        row: sum(cell.strip() == "" for cell in cells(line)[1:])
+        for row, line in enumerate(lines[1:], start=1)
+    }
+    imputed = build.query(
+        "select source_row_number, n_imputed_measures from customer_segments"
+    )
+    assert {row: blanks[row] for row in imputed.source_row_number} == dict(
+        zip(imputed.source_row_number, imputed.n_imputed_measures, strict=True)
+    )

@@ -6,6 +6,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from cc_segmentation.kmeans import (
     canonical_order,
+    distinct_profiles,
     fit_kmeans,
     fit_segmentation,
 )
@@ -76,3 +77,16 @@ def test_fit_segmentation_long_form():
     # temperature = 2 * inertia / (rows * features), by hand from BLOBS
     inertia = fit["inertia"].iloc[0]
     assert fit["membership_temperature"].iloc[0] == pytest.approx(2 * inertia / 18)
+
+
+def test_more_segments_than_distinct_profiles_is_refused():
+    matrix = np.repeat(np.array([[0.0, 0.0], [5.0, 0.0], [0.0, 5.0]]), 4, axis=0)
+    assert distinct_profiles(matrix) == 3
+    with pytest.raises(ValueError, match="only 3 distinct profiles: set n_clusters"):
+        fit_segmentation(
+            matrix, ["x", "y"], model_id="m", input_fingerprint="toy", n_clusters=4
+        )
+    fit = fit_segmentation(
+        matrix, ["x", "y"], model_id="m", input_fingerprint="toy", n_clusters=3
+    )
+    assert sorted(fit.drop_duplicates("segment_id").segment_size) == [4, 4, 4]

@@ -448,3 +448,18 @@ def test_above_the_sample_size_dbscan_runs_on_the_sample_and_labels_the_rest(
     for row in np.flatnonzero(labels != -1):
         assert labels[row] in core_labels[to_cores[row] <= eps]
     assert 0 < (labels == -1).mean() < 0.05
+
+
+def test_duplicated_profiles_give_a_positive_eps_and_are_core_points():
+    # four profiles of 50 identical rows each, with large z values so that
+    # scikit-learn's brute-force distances between equal rows are not 0
+    rng = np.random.default_rng(0)
+    profiles = rng.normal(scale=20.0, size=(4, 17))
+    matrix = np.repeat(profiles, 50, axis=0)
+    assert choose_eps(matrix, 34) > 0  # every k-distance is 0: no knee
+    result = dbscan_outliers(matrix, min_samples=34)
+    assert result.is_core.all()
+    # scikit-learn itself at the same eps: one cluster per profile
+    expected = DBSCAN(eps=result.eps, min_samples=34).fit(matrix).labels_
+    assert (expected >= 0).all() and len(set(expected)) == 4
+    assert_array_equal(result.labels, expected)

@@ -17,9 +17,17 @@
         when {{ value }} < 0
             then '{{ feature.name }} is negative: ' || {{ raw }}
         {% endif %}
+        {% if feature.kind == "money" %}
+        when {{ value }} > {{ max_amount() }}
+            then '{{ feature.name }} is above {{ max_amount() }}, more than '
+            || 'any card amount: ' || {{ raw }}
+        {% endif %}
         {% if feature.kind == "count" %}
         when {{ value }} <> floor({{ value }})
             then '{{ feature.name }} is not a whole number: ' || {{ raw }}
+        when {{ value }} > {{ max_count() }}
+            then '{{ feature.name }} is above {{ max_count() }}, the largest '
+            || 'count stored: ' || {{ raw }}
         {% endif %}
         {% if feature.kind == "frequency" %}
         when {{ value }} < 0 or {{ value }} > {{ 1 + tolerance }}
@@ -37,6 +45,27 @@
         {% endif %}
     end
 {%- endmacro %}
+
+
+{#-
+    The largest amount kept: no card account holds 1e15 in any currency,
+    and beyond about 1e100 the cubes in feature_distributions' skewness
+    overflow.  Larger values are quarantined, not carried.
+-#}
+{% macro max_amount() %}1e15{% endmacro %}
+
+
+{#- Counts are stored as INTEGER: larger ones are quarantined, not cast to
+    NULL (which imputation would then fill without a flag). -#}
+{% macro max_count() %}2147483647{% endmacro %}
+
+
+{#-
+    The fewest valid customers a file may have: DBSCAN's neighbourhoods need
+    more than 2 x 17 customers, the k scan more than k_max, and a segment
+    of a handful of customers is not a campaign.  Fewer stop the build.
+-#}
+{% macro min_customers() %}100{% endmacro %}
 
 
 {% macro typed_measure(feature) %}

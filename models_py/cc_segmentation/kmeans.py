@@ -112,6 +112,11 @@ def fit_kmeans(
     )
 
 
+def distinct_profiles(matrix: np.ndarray) -> int:
+    """How many different rows ``matrix`` has: the most segments it can hold."""
+    return len(np.unique(matrix, axis=0))
+
+
 def fit_segmentation(
     matrix: np.ndarray,
     features: list[str],
@@ -154,7 +159,20 @@ def fit_segmentation(
         ``inertia``, ``membership_temperature``, ``n_iter``, ``n_rows``,
         ``input_fingerprint``, ``fitted_at``; sizes, inertia and
         ``n_rows`` are those of the fitted rows.
+
+    Raises
+    ------
+    ValueError
+        When the rows hold fewer distinct customer profiles than
+        ``n_clusters``: KMeans would return duplicate centroids.
     """
+    profiles = distinct_profiles(matrix)
+    if profiles < n_clusters:
+        raise ValueError(
+            f"n_clusters is {n_clusters}, but the {len(matrix):,} customers "
+            f"fitted have only {profiles} distinct profiles: set n_clusters "
+            f"to at most {profiles}"
+        )
     fit = fit_kmeans(
         matrix,
         n_clusters,

@@ -44,6 +44,11 @@ from sklearn.neighbors import NearestNeighbors
 #: Largest distance below the chord, in the unit square, that still counts
 #: as "on the chord"; absorbs rounding on straight lines.
 _NO_KNEE_TOLERANCE = 1e-12
+# choose_eps's answer when the knee is at distance 0 (DBSCAN needs eps > 0):
+# in z units, far below any real difference between customers, and above
+# the rounding of distances between duplicates (scikit-learn's brute-force
+# euclidean distance is not exactly 0 for equal rows).
+_SMALLEST_EPS = 1e-6
 
 
 @dataclass(frozen=True)
@@ -221,7 +226,8 @@ def choose_eps(
     Returns
     -------
     float
-        The k-distance at :func:`knee_of_curve` of the curve.
+        The k-distance at :func:`knee_of_curve` of the curve, or 1e-6
+        when that is 0 (see the code).
     """
     matrix = _check_matrix(matrix)
     n_rows = matrix.shape[0]
@@ -232,7 +238,11 @@ def choose_eps(
         )
     rows = _sample_rows(n_rows, max_rows, random_state)
     curve = k_distances(matrix, min_samples - 1, rows=rows)
-    return float(curve[knee_of_curve(curve)])
+    # A knee at 0: most rows have min_samples - 1 exact duplicates.  They
+    # are core points at any positive eps, so a tiny one is taken: DBSCAN
+    # needs eps > 0, and a row that is not such a duplicate is noise unless
+    # it is a duplicate of a core point.
+    return max(float(curve[knee_of_curve(curve)]), _SMALLEST_EPS)
 
 
 def dbscan_outliers(

@@ -48,6 +48,76 @@ impute_values as (
     from reported_values
     group by feature_name
 
+),
+
+first_quarantined as (
+
+    select 'row ' || source_row_number || ': ' || quarantine_reason as reason
+    from customers_validated
+    where not is_valid
+    order by source_row_number
+    limit 1
+
+),
+
+counts as (
+
+    select
+        count(*) as n_rows,
+        count_if(is_valid) as n_valid,
+        (select reason from first_quarantined) as first_reason
+    from customers_validated
+
+),
+
+unreported as (
+
+    -- measures no valid customer reports: nothing to impute them with
+    select string_agg(upper(measures.feature_name), ', ') as column_names
+    from (
+        values {% for feature in cc_feature_names() -%}
+            ('{{ feature }}'){% if not loop.last %},{% endif %}
+        {%- endfor %}
+    ) as measures (feature_name) -- noqa: AL05
+    where
+        measures.feature_name not in (
+            select impute_values.feature_name from impute_values
+        )
+
+),
+
+guard as (
+
+    -- Stops the build with the file named when the input cannot be
+    -- segmented as a whole (DuckDB's error() fails the query).
+    select
+        case
+            when counts.n_valid < {{ min_customers() }}
+                then error(
+                    'Raw file ' || {{ sql_literal(var("raw_path")) }}
+                    || ' has ' || counts.n_valid || ' valid customers in '
+                    || counts.n_rows || ' rows; the segmentation needs at '
+                    || 'least {{ min_customers() }}'
+                    || coalesce(
+                        ' (first quarantined ' || counts.first_reason || ')',
+                        ''
+                    )
+                )
+            when unreported.column_names is not null
+                then error(
+                    'Raw file ' || {{ sql_literal(var("raw_path")) }}
+                    || ': no valid customer has a value for '
+                    || unreported.column_names
+                    || ', so it cannot be imputed or used'
+                )
+        end as failure
+    from counts
+    cross join unreported
+
 )
 
-select * from impute_values
+select impute_values.*
+from impute_values
+cross join guard
+-- the filter makes DuckDB evaluate the guard (an unused column is pruned)
+where guard.failure is null

@@ -35,6 +35,7 @@ def model(dbt, session):
         return stored
 
     with import_lock:
+        from cc_segmentation.kmeans import distinct_profiles
         from cc_segmentation.selection import choose_k, evaluate_k_range
 
     # Above k_selection_max_rows the scan runs on the fixed-seed sample.
@@ -44,10 +45,19 @@ def model(dbt, session):
         features,
         int(dbt.config.get("k_selection_max_rows")),
     )
-    k_max = min(int(dbt.config.get("k_max")), len(matrix) - 1)
+    # No more segments than distinct customer profiles (KMeans would give
+    # duplicate centroids), and fewer than rows (the silhouette needs it).
+    profiles = distinct_profiles(matrix)
+    k_min = int(dbt.config.get("k_min"))
+    k_max = min(int(dbt.config.get("k_max")), len(matrix) - 1, profiles)
+    if k_max < k_min:
+        raise ValueError(
+            f"the {len(matrix):,} customers of the k scan have only {profiles}"
+            f" distinct profiles: no k from k_min = {k_min} can be scanned"
+        )
     scores = evaluate_k_range(
         matrix,
-        list(range(int(dbt.config.get("k_min")), k_max + 1)),
+        list(range(k_min, k_max + 1)),
         n_init=int(dbt.config.get("n_init")),
         random_state=int(dbt.config.get("random_state")),
         max_iter=int(dbt.config.get("max_iter")),

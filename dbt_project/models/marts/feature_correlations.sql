@@ -98,7 +98,11 @@ final as (
         feature_b,
         feature_a_position,
         feature_b_position,
-        pearson_r,
+        -- corr() is NaN when a measure is constant (r is undefined there),
+        -- and may round to just beyond 1 when a few profiles repeat
+        case
+            when not isnan(pearson_r) then greatest(-1, least(1, pearson_r))
+        end as pearson_r,
         -- regr_count() is a uinteger
         cast(n_pairs as bigint) as n_pairs,
         is_redundant,

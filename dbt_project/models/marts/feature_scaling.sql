@@ -67,6 +67,9 @@ moments as (
                 "imputed_values.imputed_value", "model_features.transform"
             ) }}
         ) as stddev,
+        -- exactly, where a stddev_pop could be a rounding error above 0
+        min(imputed_values.imputed_value) = max(imputed_values.imputed_value)
+            as is_constant,
         count(*) as n_rows
     from imputed_values
     inner join model_features
@@ -86,10 +89,12 @@ final as (
         model_features.transform,
         moments.mean,
         moments.n_rows,
-        -- A constant feature is divided by 1, as StandardScaler does.
+        -- A constant feature is divided by 1, as StandardScaler does: every
+        -- fitted customer's z is 0, so it weighs nothing in the fit.
         case
-            when moments.stddev > 0 then moments.stddev else 1.0
-        end as stddev
+            when moments.is_constant then 1.0 else moments.stddev
+        end as stddev,
+        moments.is_constant
     from model_features
     inner join moments
         on model_features.feature_name = moments.feature_name
