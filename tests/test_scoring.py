@@ -9,9 +9,12 @@ from numpy.testing import assert_allclose, assert_array_equal
 from cc_segmentation.scoring import score
 
 
-def test_scoring_the_real_file_reproduces_customer_segments(real_build, real_csv):
-    raw = pd.read_csv(real_csv, dtype=str)
-    scored = score(real_build.warehouse, raw)
+@pytest.mark.parametrize("given", ["path", "dataframe"])
+def test_scoring_the_real_file_reproduces_customer_segments(
+    real_build, real_csv, given
+):
+    raw = pd.read_csv(real_csv, dtype=str, keep_default_na=False)
+    scored = score(real_build.warehouse, real_csv if given == "path" else raw)
     assert len(scored) == len(raw)
     assert scored.rejection_reason.isna().all()
     expected = real_build.query(

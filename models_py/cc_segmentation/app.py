@@ -1,11 +1,17 @@
 """The segmentation dashboard (Streamlit).  Start it with
 ``python -m cc_segmentation.dashboard``; it reads the published warehouse
 through short-lived read-only connections, so it never blocks a build and
-picks up each new build on the next rerun."""
+picks up each new build on the next rerun.
+
+Text from the data (ids, cell values, reasons, names) reaches the page only
+through ``st.dataframe`` or escaped with ``markdown_text``: Streamlit renders
+Markdown in alerts, captions and even ``st.table`` cells."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -22,11 +28,15 @@ from cc_segmentation.reports import (
     read_tables,
     segment_colours,
 )
-from cc_segmentation.scoring import score
+from cc_segmentation.safe_text import csv_safe, markdown_text
+from cc_segmentation.scoring import MAX_ROWS, read_customers_csv, score
 
 WAREHOUSE = Path(
     os.environ.get("CC_SEGMENTATION_WAREHOUSE", "warehouse/segmentation.duckdb")
 )
+#: Per uploaded file.  MAX_ROWS rows of the raw file are about 11 MB; the
+#: dashboard's own download of them, with the result columns, about 55 MB.
+MAX_UPLOAD_MB = 100
 
 
 @st.cache_data(show_spinner=False)
@@ -56,7 +66,8 @@ st.title("Credit-card customer segments")
 
 if not WAREHOUSE.exists():
     st.error(
-        f"No warehouse at `{WAREHOUSE}` yet. Build it first, from the repository "
+        f"No warehouse at {markdown_text(WAREHOUSE)} yet. Build it first, from "
+        "the repository "
         "root: `python -m cc_segmentation.build` (see the README Quickstart), "
         "or set CC_SEGMENTATION_WAREHOUSE to a built warehouse."
     )
@@ -76,8 +87,8 @@ figures = tables(str(WAREHOUSE), WAREHOUSE.stat().st_mtime)
 colours = segment_colours(segments.segment_name)
 
 st.caption(
-    f"Warehouse `{WAREHOUSE}` · model `{model.model_id}` fitted "
-    f"{model.fitted_at:%Y-%m-%d %H:%M} UTC on {model.n_rows:,} customers"
+    f"Warehouse {markdown_text(WAREHOUSE)} · model {markdown_text(model.model_id)} "
+    f"fitted {model.fitted_at:%Y-%m-%d %H:%M} UTC on {model.n_rows:,} customers"
 )
 
 overview, profiles, pca_map, choosing_k, lookup, scoring = st.tabs(
@@ -160,19 +171,21 @@ with lookup:
                 f"quarantined_customers where cust_id = {literal}"
             )
             if quarantined.empty:
-                st.warning(f"No customer {cust_id} in this warehouse.")
+                st.warning(f"No customer {markdown_text(cust_id)} in this warehouse.")
             else:
                 st.warning(
-                    f"{cust_id} was quarantined: {quarantined.quarantine_reason[0]}"
+                    f"{markdown_text(cust_id)} was quarantined: "
+                    f"{markdown_text(quarantined.quarantine_reason[0])}"
                 )
         else:
             row = found.iloc[0]
             st.markdown(
-                f"**{row.segment_name}** (segment {row.segment_id}) · distance "
-                f"{row.distance_to_centroid:.2f} · confidence {row.confidence:.2f}"
+                f"**{markdown_text(row.segment_name)}** (segment {row.segment_id}) "
+                f"· distance {row.distance_to_centroid:.2f} · confidence "
+                f"{row.confidence:.2f}"
             )
-            st.markdown(f"*Why:* {row.why_this_segment}")
-            st.table(
+            st.markdown(f"*Why:* {markdown_text(row.why_this_segment)}")
+            st.dataframe(
                 pd.DataFrame(
                     {
                         "segment": [
@@ -186,11 +199,13 @@ with lookup:
                             row.third_probability,
                         ],
                     }
-                )
+                ),
+                hide_index=True,
             )
             st.markdown(
-                f"**CRM:** {row.crm_objective} — {row.crm_actions} "
-                f"({row.crm_channel}, priority {row.crm_priority})"
+                f"**CRM:** {markdown_text(row.crm_objective)} — "
+                f"{markdown_text(row.crm_actions)} ({markdown_text(row.crm_channel)}, "
+                f"priority {markdown_text(row.crm_priority)})"
             )
             if row.is_dbscan_noise or row.is_distance_anomaly:
                 st.info("Flagged as an outlier: it keeps its segment, but check it.")
@@ -198,14 +213,16 @@ with lookup:
 
 def show_scored(result: pd.Series) -> None:
     if pd.notna(result.rejection_reason):
-        st.error(f"Cannot score this customer: {result.rejection_reason}")
+        st.error(
+            f"Cannot score this customer: {markdown_text(result.rejection_reason)}"
+        )
         return
-    st.success(f"Segment: {result.segment_name}")
+    st.success(f"Segment: {markdown_text(result.segment_name)}")
     st.markdown(
         f"Confidence {result.confidence:.2f} · "
         f"distance {result.distance_to_centroid:.2f}"
     )
-    st.table(
+    st.dataframe(
         pd.DataFrame(
             {
                 "alternative": [
@@ -219,9 +236,24 @@ def show_scored(result: pd.Series) -> None:
                     result.third_probability,
                 ],
             }
-        )
+        ),
+        hide_index=True,
     )
-    st.markdown(f"**CRM action:** {result.crm_actions} ({result.crm_objective})")
+    st.markdown(
+        f"**CRM action:** {markdown_text(result.crm_actions)} "
+        f"({markdown_text(result.crm_objective)})"
+    )
+
+
+def score_upload(upload) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The uploaded file's 18 raw columns, read as the pipeline reads its
+    raw file, and their scores; a ValueError names the file."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "upload.csv"
+        with path.open("wb") as file:
+            shutil.copyfileobj(upload, file)
+        raw = read_customers_csv(path, name=upload.name, max_rows=MAX_ROWS)
+    return raw, score(WAREHOUSE, raw, name=upload.name, max_rows=MAX_ROWS)
 
 
 with scoring:
@@ -245,20 +277,25 @@ with scoring:
         show_scored(score(WAREHOUSE, pd.DataFrame([values])).iloc[0])
 
     st.subheader("Batch: upload a CSV with the 18 columns")
-    upload = st.file_uploader("CSV file", type=["csv"])
+    st.caption(
+        "Read exactly as the pipeline reads its raw file: UTF-8, comma-separated, "
+        "double quotes, a header line; only an empty cell is missing. Column "
+        "names in any order and case; other columns are ignored. At most "
+        f"{MAX_ROWS:,} rows and {MAX_UPLOAD_MB} MB per file."
+    )
+    upload = st.file_uploader("CSV file", type=["csv"], max_upload_size=MAX_UPLOAD_MB)
     if upload is not None:
-        batch = pd.read_csv(upload, dtype=str)
         try:
-            result = score(WAREHOUSE, batch)
+            raw, result = score_upload(upload)
         except ValueError as error:
-            st.error(f"{upload.name}: {error}")
+            st.error(markdown_text(error))
         else:
-            scored = batch.reset_index(drop=True).join(
-                result.drop(columns=["input_row_number", "cust_id"])
-            )
+            # the raw columns as read, then the results: a re-upload of this
+            # file reads the same 18 columns and ignores the rest
+            scored = raw.join(result.drop(columns=["input_row_number", "cust_id"]))
             st.dataframe(scored, width="stretch")
             st.download_button(
                 "Download with segments",
-                scored.to_csv(index=False),
+                csv_safe(scored).to_csv(index=False),
                 file_name=f"{Path(upload.name).stem}_with_segments.csv",
             )

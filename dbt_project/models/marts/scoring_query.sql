@@ -10,8 +10,10 @@
     (read-only), create a table scoring_input with the raw file's 18 columns
     (CUST_ID and the 17 measures, any types), and execute `query`
     (cc_segmentation.scoring.score does exactly that).  One row comes back
-    per input row: a rejection_reason for rows that cannot be scored, the
-    segment, distances, probabilities and CRM action for the others.
+    per input row: a rejection_reason for rows that cannot be scored (the
+    reasons of int_customers_validated, in the same order, an id given twice
+    in the batch included), the segment, distances, probabilities and CRM
+    action for the others.
 -#}
 -- depends_on: {{ ref("segment_centroids") }}
 -- depends_on: {{ ref("segmentation_models") }}
@@ -45,6 +47,16 @@ input_rows as (
 
 ),
 
+counted as (
+
+    -- a batch is checked like a raw file: an id given twice is ambiguous
+    select
+        *,
+        count(*) over (partition by cust_id) as cust_id_occurrences
+    from input_rows
+
+),
+
 checked as (
 
     select
@@ -52,6 +64,12 @@ checked as (
         nullif(concat_ws(
             '; ',
             case when cust_id is null then 'cust_id is missing' end,
+            case
+                when cust_id is not null and cust_id_occurrences > 1
+                    then
+                        'cust_id ' || cust_id || ' appears '
+                        || cust_id_occurrences || ' times'
+            end,
             {% for feature in cc_features() %}
             {{ quarantine_check(feature, tolerance) }},
             {% endfor %}
@@ -61,7 +79,7 @@ checked as (
                     || '(more than {{ max_missing }} cannot be imputed)'
             end
         ), '') as rejection_reason
-    from input_rows
+    from counted
 
 ),
 
