@@ -23,7 +23,7 @@ def test_markdown_text_escapes_every_ascii_punctuation_character():
 def test_csv_safe_quotes_text_that_starts_a_formula_and_keeps_numbers():
     frame = pd.DataFrame(
         {
-            "cust_id": ["=1+1", "+44", "-2", "@SUM(A1)", "\tx", "\ry", "C1", None],
+            "cust_id": ["=1+1", "+44", "-2+3", "@SUM(A1)", "\tx", "\ry", "C1", None],
             "note": ["a=b", "", "'=x", " =x", "x-1", "ok", "-", "+"],
             "balance": [-1.5, 2.0, -3.0, 0.0, 1.0, 1.0, 1.0, float("nan")],
             "segment_id": pd.array([-1, 2, 3, 4, 5, 6, 7, None], dtype="Int64"),
@@ -31,8 +31,25 @@ def test_csv_safe_quotes_text_that_starts_a_formula_and_keeps_numbers():
         }
     )
     expected = frame.assign(
-        cust_id=["'=1+1", "'+44", "'-2", "'@SUM(A1)", "'\tx", "'\ry", "C1", None],
+        cust_id=["'=1+1", "+44", "'-2+3", "'@SUM(A1)", "'\tx", "'\ry", "C1", None],
         note=["a=b", "", "'=x", " =x", "x-1", "ok", "'-", "'+"],
     )
     assert_frame_equal(csv_safe(frame), expected)
     assert frame.cust_id[0] == "=1+1"  # the input is left as it was
+
+
+def test_csv_safe_leaves_plain_numbers_written_as_text():
+    # a raw measure read as text keeps its value; an expression does not
+    cells = ["-5", "+1.5e3", "-.5", "1e-3", "-5-5", "-1e3+1", "+", "-inf", "-0x1"]
+    frame = pd.DataFrame({"raw_balance": cells})
+    assert csv_safe(frame).raw_balance.tolist() == [
+        "-5",
+        "+1.5e3",
+        "-.5",
+        "1e-3",
+        "'-5-5",
+        "'-1e3+1",
+        "'+",
+        "'-inf",
+        "'-0x1",
+    ]

@@ -21,6 +21,11 @@ _MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
 #: CSV-injection advice).  The same rule applies to the dbt exports.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
+#: A plain decimal number: a spreadsheet reads "-5" or "+1.5e3" as a number,
+#: not a formula, so such a cell is written as it is (a raw measure keeps
+#: its value when a download is uploaded again).  Same pattern in SQL.
+PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
 
 def markdown_text(value: object) -> str:
     """``value`` as Markdown that shows exactly its text, nothing more.
@@ -44,10 +49,15 @@ def csv_safe_cell(value: object) -> object:
     """One text cell for a CSV file: a leading formula character is quoted.
 
     A string whose first character is one of ``= + - @``, tab or carriage
-    return gets a single quote prepended, so a spreadsheet shows it as text.
+    return gets a single quote prepended, so a spreadsheet shows it as text,
+    unless the whole string is a plain decimal number such as ``-5``.
     Anything else (numbers, None, other strings) is returned unchanged.
     """
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    if (
+        isinstance(value, str)
+        and value.startswith(FORMULA_STARTS)
+        and not PLAIN_NUMBER.fullmatch(value)
+    ):
         return "'" + value
     return value
 
