@@ -4,6 +4,8 @@
     var('impute_method')).
 -#}
 {% set method = var("impute_method") %}
+{#- a unit test's few fixture rows are not a file to segment -#}
+{% set checked = model.resource_type != "unit_test" %}
 {% if method not in ("median", "mean") %}
     {#- also checked by validate_vars, but parsing comes first -#}
     {{ exceptions.raise_compiler_error(
@@ -65,7 +67,7 @@ counts as (
     select
         count(*) as n_rows,
         count_if(is_valid) as n_valid,
-        (select reason from first_quarantined) as first_reason
+        (select first_quarantined.reason from first_quarantined) as first_reason
     from customers_validated
 
 ),
@@ -92,6 +94,8 @@ guard as (
     -- segmented as a whole (DuckDB's error() fails the query).
     select
         case
+            when not {{ checked }}
+                then null
             when counts.n_valid < {{ min_customers() }}
                 then error(
                     'Raw file ' || {{ sql_literal(var("raw_path")) }}
