@@ -36,12 +36,18 @@ def build_command(workdir: Path, raw_path: Path, **dbt_vars) -> list[str]:
     ]  # fmt: skip
 
 
+def exports_of(warehouse: Path) -> Path:
+    """The export directory every build of ``warehouse`` publishes to."""
+    return warehouse.with_name("exports")
+
+
 def build_env(warehouse: Path, workdir: Path) -> dict:
-    (workdir / "exports").mkdir(parents=True, exist_ok=True)
+    # an existing directory, as warehouse/exports/ is in a clone
+    exports_of(warehouse).mkdir(parents=True, exist_ok=True)
     return dict(
         os.environ,
         CC_SEGMENTATION_WAREHOUSE=str(warehouse),
-        CC_SEGMENTATION_EXPORTS=str(workdir / "exports"),
+        CC_SEGMENTATION_EXPORTS=str(exports_of(warehouse)),
     )
 
 
@@ -153,6 +159,7 @@ def test_a_killed_build_leaves_the_published_warehouse_intact(
     published, tmp_path, real_csv
 ):
     before = published.read_bytes()
+    exports_before = snapshot(exports_of(published))
     workdir = tmp_path / "killed"
     build = subprocess.Popen(
         build_command(workdir, real_csv, n_clusters=6),
@@ -173,10 +180,18 @@ def test_a_killed_build_leaves_the_published_warehouse_intact(
     os.killpg(build.pid, signal.SIGKILL)
     build.wait(timeout=30)
     assert published.read_bytes() == before
+    assert snapshot(exports_of(published)) == exports_before
     # and the next build cleans up and publishes
     again = run_build(published, tmp_path / "again", real_csv, n_clusters=6)
     assert again.returncode == 0, again.stdout[-3000:]
     assert current_model(published)[1] == 8950
+
+
+def snapshot(directory: Path) -> dict[str, bytes]:
+    """Every export file's bytes, by name."""
+    files = {p.name: p.read_bytes() for p in directory.glob("customer_*")}
+    assert len(files) == 4, sorted(files)
+    return files
 
 
 def query(warehouse: Path, sql: str) -> list[tuple]:
@@ -256,7 +271,7 @@ def test_a_failed_build_or_bad_option_publishes_nothing(tmp_path):
     failed = run_build(warehouse, tmp_path / "failed", missing)
     assert failed.returncode == 1, failed.stdout[-3000:]
     assert "does not exist" in failed.stdout
-    assert "was left as it was" in failed.stderr
+    assert "were left as they were" in failed.stderr
     bad = run_build(warehouse, tmp_path / "bad", missing, "--no-such-option")
     assert bad.returncode == 2
     assert "No such option" in bad.stderr
@@ -297,3 +312,285 @@ def test_carry_over_copies_tables_with_their_exact_schema(tmp_path):
     assert query(staging, rows) == query(published, rows)
     # only what was asked for
     assert query(staging, "select table_name from duckdb_tables()") == [("fits",)]
+
+
+def wait_for_log(workdir: Path, text: str, process: subprocess.Popen) -> None:
+    """Wait until the build's dbt log mentions ``text``."""
+    log = workdir / "logs" / "dbt.log"
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        if log.exists() and text in log.read_text(errors="ignore"):
+            return
+        if process.poll() is not None:
+            pytest.fail(f"the build ended ({process.returncode}) before {text}")
+        time.sleep(0.2)
+    pytest.fail(f"the build never reached {text}")
+
+
+def start_build(warehouse: Path, workdir: Path, raw_path: Path, **dbt_vars):
+    return subprocess.Popen(
+        build_command(workdir, raw_path, **dbt_vars),
+        cwd=REPO,
+        env=build_env(warehouse, workdir),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+EXPORTS_READER = textwrap.dedent(
+    """
+    import io, os, sys, time
+    import pandas as pd
+    exports, stop = sys.argv[1], sys.argv[2]
+    reads = errors = 0
+    seen = []
+    while not os.path.exists(stop):
+        # open the directory once, then both files in it
+        directory = os.open(exports, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            frames = []
+            for name in ("customer_with_clusters", "customer_with_clusters_and_crm"):
+                fd = os.open(name + ".parquet", os.O_RDONLY, dir_fd=directory)
+                with os.fdopen(fd, "rb") as file:
+                    frames.append(pd.read_parquet(io.BytesIO(file.read())))
+            plain, crm = frames
+            reads += 1
+            k = plain["segment_id"].nunique()
+            if not plain["segment_id"].equals(crm["segment_id"]):
+                errors += 1
+                print("mixed builds", k, crm["segment_id"].nunique(), flush=True)
+            elif not seen or seen[-1] != k:
+                seen.append(k)
+        except Exception as error:
+            errors += 1
+            print("error:", error, flush=True)
+        finally:
+            os.close(directory)
+        time.sleep(0.02)
+    print(reads, errors, ",".join(map(str, seen)), flush=True)
+    """
+)
+
+
+def test_a_reader_of_the_exports_never_sees_two_builds_mixed(
+    published, tmp_path, real_csv
+):
+    stop = tmp_path / "stop"
+    reader = subprocess.Popen(
+        [sys.executable, "-c", EXPORTS_READER, str(exports_of(published)), str(stop)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        second = run_build(published, tmp_path / "second", real_csv, n_clusters=6)
+        time.sleep(0.5)  # let the reader see the new exports
+    finally:
+        stop.touch()
+        output = reader.communicate(timeout=60)[0]
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-2000:]
+    *problems, summary = output.strip().splitlines()
+    reads, errors, seen = summary.split(" ")
+    assert problems == []
+    assert int(errors) == 0
+    assert int(reads) > 10
+    assert seen == "5,6"  # the first build's exports, then the second's
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live (not zombie) process below ``pid``, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            state, ppid = stat[stat.rindex(")") + 2 :].split()[:2]
+            if state not in ("Z", "X"):
+                children.setdefault(int(ppid), []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        below = children.get(todo.pop(), [])
+        found += below
+        todo += below
+    return found
+
+
+def alive(pids: list[int]) -> list[int]:
+    living = []
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        if stat[stat.rindex(")") + 2] not in "ZX":
+            living.append(pid)
+    return living
+
+
+# A child of the dbt process that, like a library's worker pool, does not
+# die with its parent: started by a sitecustomize module in the process that
+# imports dbt's DuckDB adapter, whichever process that is.
+LINGERING_CHILD = textwrap.dedent(
+    """
+    import os, signal, subprocess, sys, threading, time
+    until = os.environ.get("CC_TEST_LINGER_UNTIL")
+    CHILD = (
+        "import os, signal, sys, time\\n"
+        "signal.signal(signal.SIGHUP, signal.SIG_IGN)\\n"
+        "deadline = time.time() + 300\\n"
+        "while not os.path.exists(sys.argv[1]) and time.time() < deadline:\\n"
+        "    time.sleep(0.1)\\n"
+    )
+    def linger():
+        while "dbt.adapters.duckdb" not in sys.modules:
+            time.sleep(0.05)
+        del os.environ["CC_TEST_LINGER_UNTIL"]  # one lingering child
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD, until, "lingering-build-child"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    if until:
+        threading.Thread(target=linger, daemon=True).start()
+    """
+)
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="ignore")
+    except OSError:
+        return ""
+
+
+def test_kill_9_of_the_build_command_leaves_nothing_running_beside_a_new_build(
+    published, tmp_path, real_csv
+):
+    before = published.read_bytes()
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(LINGERING_CHILD)
+    release = tmp_path / "release"
+    workdir = tmp_path / "killed"
+    env = build_env(published, workdir)
+    env["PYTHONPATH"] = os.pathsep.join([str(hooks), env.get("PYTHONPATH", "")])
+    env["CC_TEST_LINGER_UNTIL"] = str(release)
+    build = subprocess.Popen(
+        build_command(workdir, real_csv, n_clusters=6),
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for_log(workdir, "int_kmeans_fit", build)
+    tree = descendants(build.pid)
+    lingering = [p for p in tree if "lingering-build-child" in command_line(p)]
+    assert len(lingering) == 1, [command_line(p) for p in tree]
+    try:
+        build.kill()  # kill -9 of the command alone, not of its group
+        build.wait(timeout=30)
+        deadline = time.time() + 10
+        while alive(tree) != lingering and time.time() < deadline:
+            time.sleep(0.1)
+        # dbt and every other child ended with the command
+        assert alive(tree) == lingering, [command_line(p) for p in alive(tree)]
+        beside = run_build(published, tmp_path / "beside", real_csv, n_clusters=6)
+        assert beside.returncode == 75, beside.stdout[-3000:] + beside.stderr
+        assert "still running" in beside.stderr
+        assert f"PIDs {lingering[0]}" in beside.stderr
+        assert published.read_bytes() == before
+    finally:
+        release.touch()
+    deadline = time.time() + 30
+    while alive(tree) and time.time() < deadline:
+        time.sleep(0.1)
+    assert alive(tree) == []  # nothing keeps running
+    again = run_build(published, tmp_path / "again", real_csv, n_clusters=6)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-2000:]
+    assert current_model(published)[1] == 8950
+
+
+HOLDER = textwrap.dedent(
+    """
+    import sys, time, duckdb
+    con = duckdb.connect(sys.argv[1])  # read-write
+    con.execute("create table main.analyst_notes as select 42 as note")
+    print("holding", flush=True)
+    time.sleep(600)
+    """
+)
+
+
+def hold_read_write(warehouse: Path) -> subprocess.Popen:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(warehouse)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "holding"
+    return holder
+
+
+def test_a_writer_holding_the_warehouse_stops_the_publish_and_keeps_its_writes(
+    published, tmp_path, real_csv
+):
+    before = current_model(published)
+    exports_before = snapshot(exports_of(published))
+    workdir = tmp_path / "second"
+    build = start_build(published, workdir, real_csv, n_clusters=6)
+    # the writer comes while dbt builds, after the history was carried over
+    wait_for_log(workdir, "int_kmeans_fit", build)
+    holder = hold_read_write(published)
+    try:
+        stdout, stderr = build.communicate(timeout=600)
+        assert build.returncode == 75, stdout[-3000:] + stderr
+        assert "Traceback" not in stdout + stderr
+        assert f"{published} is open read-write in process {holder.pid}" in stderr
+        assert "published" not in stdout.splitlines()[-1]
+        assert snapshot(exports_of(published)) == exports_before
+        # while it holds the file, a new build refuses at once
+        again = run_build(published, tmp_path / "again", real_csv)
+        assert again.returncode == 75
+        assert "open read-write" in again.stderr
+    finally:
+        holder.kill()  # kill -9: its write-ahead log stays beside the file
+        holder.wait(timeout=30)
+    wal = published.with_name(published.name + ".wal")
+    assert wal.exists()
+    stray = run_build(published, tmp_path / "stray", real_csv, n_clusters=6)
+    assert stray.returncode == 2
+    assert f"{wal} is left by a process" in stray.stderr
+    assert wal.exists()
+    # the way out the message gives: open it read-write once, checkpoint
+    with duckdb.connect(str(published)) as con:
+        con.execute("checkpoint")
+    assert not wal.exists()
+    # the old build and the writer's table are both in the warehouse
+    assert current_model(published) == before
+    assert query(published, "select note from analyst_notes") == [(42,)]
+    after = run_build(published, tmp_path / "after", real_csv, n_clusters=6)
+    assert after.returncode == 0, after.stdout[-3000:] + after.stderr[-2000:]
+    assert current_model(published)[0] != before[0]
+
+
+@pytest.mark.parametrize("selection", [[], ["--select", "customer_segments"]])
+def test_a_damaged_warehouse_is_named_with_the_way_out(
+    published, tmp_path, real_csv, selection
+):
+    with open(published, "r+b") as file:
+        file.truncate(published.stat().st_size // 2)
+    damaged = published.read_bytes()
+    failed = run_build(published, tmp_path / "failed", real_csv, *selection)
+    output = failed.stdout + failed.stderr
+    assert failed.returncode == 2, output[-3000:]
+    assert "Traceback" not in output
+    assert ".building" not in output  # the hidden build copy is not the news
+    assert f"the published warehouse {published} is damaged" in failed.stderr
+    assert "--full-refresh" in failed.stderr
+    assert published.read_bytes() == damaged
+    fresh = run_build(published, tmp_path / "fresh", real_csv, "--full-refresh")
+    assert fresh.returncode == 0, fresh.stdout[-3000:] + fresh.stderr[-2000:]
+    assert current_model(published)[1] == 8950

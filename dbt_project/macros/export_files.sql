@@ -7,13 +7,39 @@
     materialization first stages every row in a table inside one
     transaction; at 10 M customers two exports doing that at once ran out of
     DuckDB's memory.
+
+    The CSV is opened in spreadsheets, which run a cell that starts with
+    = + - @ tab or carriage return as a formula (CSV injection).  So in the
+    CSV, and only there, such a text cell gets a leading single quote
+    (OWASP's advice; the dashboard's download applies the same rule).
+    Numbers are written as numbers; the Parquet file and the warehouse keep
+    every value as it is.
 -#}
 {% macro export_file(format) %}
     {% set path = adapter.external_root() ~ "/" ~ this.identifier %}
     {% if format == "parquet" %}
         copy (select * from {{ this }}) to '{{ path }}.parquet' (format parquet)
     {% else %}
-        copy (select * from {{ this }})
-        to '{{ path }}.csv' (header true, delimiter ',')
+        copy (
+            select
+                {% for column in adapter.get_columns_in_relation(this) %}
+                    {% set name = adapter.quote(column.name) %}
+                    {% if column.is_string() %}
+                        {{ csv_safe_text(name) }} as {{ name }},
+                    {% else %}
+                        {{ name }},
+                    {% endif %}
+                {% endfor %}
+            from {{ this }}
+        ) to '{{ path }}.csv' (header true, delimiter ',')
     {% endif %}
+{% endmacro %}
+
+{#- A text value as a spreadsheet may show it: no leading formula character. -#}
+{% macro csv_safe_text(expression) %}
+    case
+        when left({{ expression }}, 1) in ('=', '+', '-', '@', chr(9), chr(13))
+            then '''' || {{ expression }}
+        else {{ expression }}
+    end
 {% endmacro %}
