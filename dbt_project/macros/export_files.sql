@@ -11,14 +11,17 @@
     The CSV is opened in spreadsheets, which run a cell that starts with
     = + - @ tab or carriage return as a formula (CSV injection).  So in the
     CSV, and only there, such a text cell gets a leading single quote
-    (OWASP's advice; the dashboard's download applies the same rule).
-    Numbers are written as numbers; the Parquet file and the warehouse keep
-    every value as it is.
+    (OWASP's advice; the dashboard's download applies the same rule,
+    cc_segmentation.safe_text), unless the whole cell is a plain decimal
+    number such as -5, which a spreadsheet reads as a number.  Numbers are
+    written as numbers; the Parquet file and the warehouse keep every value
+    as it is.  The export path reaches SQL as a quoted literal.
 -#}
 {% macro export_file(format) %}
     {% set path = adapter.external_root() ~ "/" ~ this.identifier %}
     {% if format == "parquet" %}
-        copy (select * from {{ this }}) to '{{ path }}.parquet' (format parquet)
+        copy (select * from {{ this }})
+        to {{ sql_literal(path ~ ".parquet") }} (format parquet)
     {% else %}
         copy (
             select
@@ -31,7 +34,7 @@
                     {% endif %}
                 {% endfor %}
             from {{ this }}
-        ) to '{{ path }}.csv' (header true, delimiter ',')
+        ) to {{ sql_literal(path ~ ".csv") }} (header true, delimiter ',')
     {% endif %}
 {% endmacro %}
 
@@ -39,6 +42,10 @@
 {% macro csv_safe_text(expression) %}
     case
         when left({{ expression }}, 1) in ('=', '+', '-', '@', chr(9), chr(13))
+            and not regexp_full_match(
+                {{ expression }},
+                '[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?'
+            )
             then '''' || {{ expression }}
         else {{ expression }}
     end
