@@ -98,14 +98,14 @@ final as (
         feature_b,
         feature_a_position,
         feature_b_position,
+        is_redundant,
+        -- regr_count() is a uinteger
+        cast(n_pairs as bigint) as n_pairs,
         -- corr() is NaN when a measure is constant (r is undefined there),
         -- and may round to just beyond 1 when a few profiles repeat
         case
             when not isnan(pearson_r) then greatest(-1, least(1, pearson_r))
         end as pearson_r,
-        -- regr_count() is a uinteger
-        cast(n_pairs as bigint) as n_pairs,
-        is_redundant,
         case
             when is_a_left_out and not is_b_left_out then feature_a
             when is_b_left_out and not is_a_left_out then feature_b

@@ -89,12 +89,12 @@ final as (
         model_features.transform,
         moments.mean,
         moments.n_rows,
+        moments.is_constant,
         -- A constant feature is divided by 1, as StandardScaler does: every
         -- fitted customer's z is 0, so it weighs nothing in the fit.
         case
             when moments.is_constant then 1.0 else moments.stddev
-        end as stddev,
-        moments.is_constant
+        end as stddev
     from model_features
     inner join moments
         on model_features.feature_name = moments.feature_name
