@@ -34,6 +34,38 @@ class Build:
             return con.sql(sql).df()
 
 
+def run_dbt(
+    command: list[str], workdir: Path, dbt_vars: dict, **environment: str
+) -> subprocess.CompletedProcess:
+    """Run ``dbt <command>`` on the project, its target and logs in ``workdir``.
+
+    ``environment`` adds variables (the warehouse and exports that
+    profiles.yml reads); the output is captured as text.
+    """
+    env = dict(os.environ, DBT_SEND_ANONYMOUS_USAGE_STATS="false", **environment)
+    return subprocess.run(
+        [
+            DBT,
+            *command,
+            "--profiles-dir",
+            str(REPO),
+            "--project-dir",
+            str(REPO),
+            "--target-path",
+            str(workdir / "target"),
+            "--log-path",
+            str(workdir / "logs"),
+            "--vars",
+            json.dumps(dbt_vars),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 def dbt_build(
     workdir: Path,
     raw_path: Path,
@@ -52,38 +84,19 @@ def dbt_build(
     warehouse = warehouse or workdir / "segmentation.duckdb"
     exports = workdir / "exports"
     exports.mkdir(exist_ok=True)
-    env = dict(
-        os.environ,
-        CC_SEGMENTATION_WAREHOUSE=str(warehouse),
-        CC_SEGMENTATION_EXPORTS=str(exports),
-        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
-    )
-    dbt_vars = {"raw_path": str(raw_path), **dbt_vars}
-    result = subprocess.run(
+    result = run_dbt(
         [
-            DBT,
             "build",
-            "--profiles-dir",
-            str(REPO),
-            "--project-dir",
-            str(REPO),
-            "--target-path",
-            str(workdir / "target"),
-            "--log-path",
-            str(workdir / "logs"),
-            "--vars",
-            json.dumps(dbt_vars),
             *(
                 ["--select", select, "--indirect-selection", "cautious"]
                 if select
                 else []
             ),
         ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+        workdir,
+        {"raw_path": str(raw_path), **dbt_vars},
+        CC_SEGMENTATION_WAREHOUSE=str(warehouse),
+        CC_SEGMENTATION_EXPORTS=str(exports),
     )
     return Build(result.returncode, result.stdout + result.stderr, warehouse, exports)
 

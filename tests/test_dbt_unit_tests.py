@@ -8,41 +8,17 @@ real file's build (their models' parents must exist in the warehouse).
 """
 
 import json
-import os
-import subprocess
 
-from conftest import DBT, REPO
+from conftest import run_dbt
 
 
 def test_every_dbt_unit_test_passes(real_build, real_csv, tmp_path):
-    env = dict(
-        os.environ,
+    run = run_dbt(
+        ["test", "--select", "test_type:unit"],
+        tmp_path,
+        {"raw_path": str(real_csv)},
         CC_SEGMENTATION_WAREHOUSE=str(real_build.warehouse),
         CC_SEGMENTATION_EXPORTS=str(real_build.exports),
-        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
-    )
-    run = subprocess.run(
-        [
-            DBT,
-            "test",
-            "--select",
-            "test_type:unit",
-            "--profiles-dir",
-            str(REPO),
-            "--project-dir",
-            str(REPO),
-            "--target-path",
-            str(tmp_path / "target"),
-            "--log-path",
-            str(tmp_path / "logs"),
-            "--vars",
-            json.dumps({"raw_path": str(real_csv)}),
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
     )
     assert run.returncode == 0, (run.stdout + run.stderr)[-5000:]
     manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())

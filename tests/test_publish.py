@@ -107,25 +107,35 @@ READER = textwrap.dedent(
 )
 
 
-def test_a_reader_polling_during_a_build_sees_no_error_and_no_mixed_model(
-    published, tmp_path, real_csv
-):
-    before, _ = current_model(published)
+def read_during_a_build(script: str, target: Path, published, tmp_path, real_csv):
+    """Run the reader ``script`` on ``target`` while a second build (k = 6)
+    publishes.  Returns the build and the reader's printed problems, reads,
+    errors and the ids it saw, in order."""
     stop = tmp_path / "stop"
     reader = subprocess.Popen(
-        [sys.executable, "-c", READER, str(published), str(stop)],
+        [sys.executable, "-c", script, str(target), str(stop)],
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         second = run_build(published, tmp_path / "second", real_csv, n_clusters=6)
-        time.sleep(0.5)  # let the reader see the new warehouse
+        time.sleep(0.5)  # let the reader see what was published
     finally:
         stop.touch()
         output = reader.communicate(timeout=60)[0]
-    assert second.returncode == 0, second.stdout[-3000:]
     *problems, summary = output.strip().splitlines()
     reads, errors, seen = summary.split(" ")
+    return second, problems, reads, errors, seen
+
+
+def test_a_reader_polling_during_a_build_sees_no_error_and_no_mixed_model(
+    published, tmp_path, real_csv
+):
+    before, _ = current_model(published)
+    second, problems, reads, errors, seen = read_during_a_build(
+        READER, published, published, tmp_path, real_csv
+    )
+    assert second.returncode == 0, second.stdout[-3000:]
     assert problems == []
     assert int(errors) == 0
     assert int(reads) > 10
@@ -376,21 +386,10 @@ EXPORTS_READER = textwrap.dedent(
 def test_a_reader_of_the_exports_never_sees_two_builds_mixed(
     published, tmp_path, real_csv
 ):
-    stop = tmp_path / "stop"
-    reader = subprocess.Popen(
-        [sys.executable, "-c", EXPORTS_READER, str(exports_of(published)), str(stop)],
-        stdout=subprocess.PIPE,
-        text=True,
+    second, problems, reads, errors, seen = read_during_a_build(
+        EXPORTS_READER, exports_of(published), published, tmp_path, real_csv
     )
-    try:
-        second = run_build(published, tmp_path / "second", real_csv, n_clusters=6)
-        time.sleep(0.5)  # let the reader see the new exports
-    finally:
-        stop.touch()
-        output = reader.communicate(timeout=60)[0]
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-2000:]
-    *problems, summary = output.strip().splitlines()
-    reads, errors, seen = summary.split(" ")
     assert problems == []
     assert int(errors) == 0
     assert int(reads) > 10

@@ -5,41 +5,19 @@ any accepted spelling passes."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 
 import pytest
-from conftest import DBT, REPO, dbt_build
+from conftest import dbt_build, run_dbt
 
 
 def validate(tmp_path, **dbt_vars) -> subprocess.CompletedProcess:
     """Run the on-run-start check alone (`dbt run-operation validate_vars`)."""
-    env = dict(
-        os.environ,
+    return run_dbt(
+        ["run-operation", "validate_vars"],
+        tmp_path,
+        dbt_vars,
         CC_SEGMENTATION_WAREHOUSE=str(tmp_path / "vars.duckdb"),
-        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
-    )
-    return subprocess.run(
-        [
-            DBT,
-            "run-operation",
-            "validate_vars",
-            "--profiles-dir",
-            str(REPO),
-            "--project-dir",
-            str(REPO),
-            "--target-path",
-            str(tmp_path / "target"),
-            "--log-path",
-            str(tmp_path / "logs"),
-            "--vars",
-            json.dumps(dbt_vars),
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
     )
 
 

@@ -4,6 +4,10 @@
     is allowed (all bad vars at once).  Without it a bad value would be
     coerced where it is used: `abc | float` is 0, `"yes"` is not true.
 
+    Two vars shape the models' SQL, so parsing meets them first and checks
+    them there, with the same line: impute_method (int_feature_impute_values)
+    and features (model_feature_names).
+
     Numbers may be given as numbers or as text that reads as one ("5",
     "0.9"), as --vars from a shell often are.  Booleans are true or false.
     After this check the models may convert with | int and | float.
@@ -104,9 +108,6 @@
         {% endif %}
     {% endif %}
 
-    {% if var("impute_method") not in ["median", "mean"] %}
-        {% do problems.append(var_problem("impute_method", "median or mean")) %}
-    {% endif %}
     {% if var_flag(var("log1p_money")) is none %}
         {% do problems.append(var_problem("log1p_money", "true or false")) %}
     {% endif %}
@@ -116,8 +117,6 @@
             "raw_path", "the path of a CSV or Parquet file (or a glob)"
         )) %}
     {% endif %}
-    {#- var('features') is checked by model_feature_names itself -#}
-    {% do model_feature_names() %}
 
     {% if problems %}
         {{ exceptions.raise_compiler_error(

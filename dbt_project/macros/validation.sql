@@ -46,6 +46,37 @@
     end
 {%- endmacro %}
 
+{#-
+    Every reason a row cannot be segmented, joined with '; ', or NULL: the
+    one list int_customers_validated and scoring_query both apply.  Reads
+    cust_id, cust_id_occurrences (rows with that id), n_missing_measures and
+    the raw_<name> and typed_<name> columns.
+-#}
+{% macro quarantine_reason() %}
+    {%- set tolerance = var("frequency_tolerance") | float -%}
+    {%- set max_missing = var("max_missing_measures") | int -%}
+    nullif(concat_ws(
+        '; ',
+        case when cust_id is null then 'cust_id is missing' end,
+        case
+            when cust_id is not null and cust_id_occurrences > 1
+                then
+                    'cust_id ' || cust_id || ' appears '
+                    || cust_id_occurrences || ' times'
+        end,
+        {% for feature in cc_features() -%}
+            {{ quarantine_check(feature, tolerance) }},
+        {% endfor -%}
+        case
+            when n_missing_measures > {{ max_missing }}
+                then
+                    n_missing_measures || ' of 17 measures are missing '
+                    || '(more than {{ max_missing }} cannot be imputed)'
+        end
+    ), '')
+{%- endmacro %}
+
+
 
 {#-
     The largest amount kept: no card account holds 1e15 in any currency,

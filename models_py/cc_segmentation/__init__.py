@@ -15,6 +15,16 @@ import threading
 #: compute, so a build that reuses its stored fits imports no scikit-learn.
 import_lock = threading.Lock()
 
+
+def sql_literal(text: str) -> str:
+    """``text`` as a SQL string literal: quoted, its quotes doubled.
+
+    For the places DuckDB takes no parameter (ATTACH, a table function's
+    path); the dbt macro of the same name does this in SQL.
+    """
+    return "'" + str(text).replace("'", "''") + "'"
+
+
 RAW_COLUMNS = (
     "CUST_ID",
     "BALANCE",

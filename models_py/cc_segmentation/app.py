@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import streamlit as st
 
-from cc_segmentation import RAW_COLUMNS
+from cc_segmentation import RAW_COLUMNS, sql_literal
 from cc_segmentation.reports import (
     figure_k_selection,
     figure_pca_map,
@@ -163,7 +163,7 @@ with choosing_k:
 with lookup:
     cust_id = st.text_input("CUST_ID", placeholder="C10001")
     if cust_id:
-        literal = "'" + cust_id.strip().replace("'", "''") + "'"
+        literal = sql_literal(cust_id.strip())
         found = run(f"select * from customer_segments where cust_id = {literal}")
         if found.empty:
             quarantined = run(

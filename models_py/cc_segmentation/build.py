@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from cc_segmentation import sql_literal
 from cc_segmentation.publish import (
     BUSY,
     FULL_REFRESH_HINT,
@@ -103,10 +104,6 @@ def _identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def persistent_tables(manifest: Manifest) -> list[tuple[str, str]]:
     """Schema and name of every table whose rows outlive a build.
 
@@ -156,7 +153,7 @@ def carry_over(
     copied = []
     with duckdb.connect(str(staging)) as con:
         (catalog,) = con.execute("select current_database()").fetchone()
-        con.execute(f"attach {_literal(str(published))} as published (read_only)")
+        con.execute(f"attach {sql_literal(published)} as published (read_only)")
         for schema, name in tables:
             found = con.execute(
                 "select sql from duckdb_tables() where database_name = 'published'"

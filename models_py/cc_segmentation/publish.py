@@ -33,6 +33,8 @@ from pathlib import Path
 
 import duckdb
 
+from cc_segmentation import sql_literal
+
 # Exit codes: a condition that passes (another build, a writer holding the
 # warehouse) and one that needs the user (a damaged warehouse, a stray WAL).
 BUSY = 75
@@ -133,10 +135,9 @@ def check_readable(published: Path) -> None:
     PublishRefused
         The file is not a DuckDB database or is shorter than it says.
     """
-    literal = "'" + str(published).replace("'", "''") + "'"
     try:
         with duckdb.connect(":memory:") as con:
-            con.execute(f"attach {literal} as published (read_only)")
+            con.execute(f"attach {sql_literal(published)} as published (read_only)")
             blocks, block_size = con.execute(
                 "select total_blocks, block_size from pragma_database_size()"
                 " where database_name = 'published'"

@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from cc_segmentation import RAW_COLUMNS
+from cc_segmentation import RAW_COLUMNS, sql_literal
 
 #: The most rows one call scores (the dashboard's upload limit).  Scoring
 #: itself streams in DuckDB; the limit is for what comes back: a DataFrame
@@ -38,10 +38,6 @@ _CSV_DIALECT = (
     "header = true, delim = ',', quote = '\"', escape = '\"', auto_detect = false"
 )
 _HEADER_BYTES = 1 << 20
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _raw_positions(names: list[str], source: str) -> list[int]:
@@ -160,7 +156,7 @@ def read_customers_csv(
     with duckdb.connect() as con:
         try:
             rows = con.execute(
-                f"select {picked} from read_csv({_literal(str(path))}, "
+                f"select {picked} from read_csv({sql_literal(path)}, "
                 f"{_CSV_DIALECT}, columns = struct_pack({columns})) {limit}"
             ).df()
         except duckdb.Error as error:
@@ -226,7 +222,7 @@ def score(
     frame = customers.iloc[:, positions].astype("string")
     frame.columns = [c.lower() for c in RAW_COLUMNS]
     with duckdb.connect() as con:
-        con.execute(f"attach {_literal(str(warehouse))} as warehouse (read_only)")
+        con.execute(f"attach {sql_literal(warehouse)} as warehouse (read_only)")
         rows = con.execute("select query from warehouse.main.scoring_query").fetchall()
         con.register("scoring_frame", frame)
         con.execute("create temp table scoring_input as select * from scoring_frame")

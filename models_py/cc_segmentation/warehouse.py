@@ -11,6 +11,8 @@ import duckdb
 import numpy as np
 from dbt.adapters.events.logging import AdapterLogger
 
+from cc_segmentation import sql_literal
+
 _LOGGER = AdapterLogger("cc_segmentation")
 
 
@@ -130,8 +132,7 @@ def reuse_if_stored(
     if not dbt.is_incremental:
         return None
     table = dbt.this
-    quoted = key.replace("'", "''")
-    query = f"select * from {table} where {column} = '{quoted}'"
+    query = f"select * from {table} where {column} = {sql_literal(key)}"
     try:
         # fetchall, not fetchone: DuckDB 2.0 keeps an unfetched result open
         ((found,),) = session.execute(f"select count(*) from ({query})").fetchall()

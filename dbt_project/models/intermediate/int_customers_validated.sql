@@ -3,8 +3,6 @@
     Nothing is dropped here: quarantined_customers takes the rows with a
     quarantine_reason, the segmentation takes the rest.
 -#}
-{% set tolerance = var("frequency_tolerance") | float %}
-{% set max_missing = var("max_missing_measures") | int %}
 {% set typed_frequencies = [] %}
 {% for feature in cc_features() if feature.kind == "frequency" %}
     {% do typed_frequencies.append("typed_" ~ feature.name) %}
@@ -50,25 +48,7 @@ reasons as (
 
     select
         *,
-        nullif(concat_ws(
-            '; ',
-            case when cust_id is null then 'cust_id is missing' end,
-            case
-                when cust_id is not null and cust_id_occurrences > 1
-                    then
-                        'cust_id ' || cust_id || ' appears '
-                        || cust_id_occurrences || ' times'
-            end,
-            {% for feature in cc_features() -%}
-                {{ quarantine_check(feature, tolerance) }},
-            {% endfor -%}
-            case
-                when n_missing_measures > {{ max_missing }}
-                    then
-                        n_missing_measures || ' of 17 measures are missing '
-                        || '(more than {{ max_missing }} cannot be imputed)'
-            end
-        ), '') as quarantine_reason
+        {{ quarantine_reason() }} as quarantine_reason
     from checked
 
 ),

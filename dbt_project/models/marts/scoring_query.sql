@@ -21,8 +21,6 @@
 -- depends_on: {{ ref("int_feature_impute_values") }}
 -- depends_on: {{ ref("int_segments_named") }}
 -- depends_on: {{ ref("int_segment_anomaly_thresholds") }}
-{% set tolerance = var("frequency_tolerance") | float %}
-{% set max_missing = var("max_missing_measures") | int %}
 {% set features = model_feature_names() %}
 {% set fitted = "warehouse.main." %}
 
@@ -61,24 +59,7 @@ checked as (
 
     select
         *,
-        nullif(concat_ws(
-            '; ',
-            case when cust_id is null then 'cust_id is missing' end,
-            case
-                when cust_id is not null and cust_id_occurrences > 1
-                    then
-                        'cust_id ' || cust_id || ' appears '
-                        || cust_id_occurrences || ' times'
-            end,
-            {% for feature in cc_features() %}
-            {{ quarantine_check(feature, tolerance) }},
-            {% endfor %}
-            case
-                when n_missing_measures > {{ max_missing }}
-                    then n_missing_measures || ' of 17 measures are missing '
-                    || '(more than {{ max_missing }} cannot be imputed)'
-            end
-        ), '') as rejection_reason
+        {{ quarantine_reason() }} as rejection_reason
     from counted
 
 ),
