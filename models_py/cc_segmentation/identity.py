@@ -10,6 +10,7 @@ shell over :func:`track_segments`.
 from __future__ import annotations
 
 import json
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,19 @@ HISTORY_DTYPES = {
     "features": "string",
     "centroid_z": "string",
 }
+
+
+class _SegmentRow(TypedDict, total=False):
+    """One row of :func:`track_segments`' result before the fit-wide columns."""
+
+    segment_id: int
+    fit_segment_id: int
+    status: str
+    previous_model_id: str
+    match_distance: float
+    persona_id: str
+    persona_occurrence: int
+
 
 HISTORY_COLUMNS = [
     "model_id",
@@ -141,28 +155,39 @@ def track_segments(
     if not previous.empty and previous["features"].iloc[0] != ",".join(features):
         previous = previous.iloc[0:0]
 
-    rows = []
+    rows: list[_SegmentRow] = []
     if previous.empty:
         personas = match_personas(centroids, signatures, persona_ids)
-        for fit_id, persona in zip(fit_ids, personas.itertuples(), strict=True):
+        for fit_id, persona_id, occurrence in zip(
+            fit_ids,
+            personas["persona_id"],
+            personas["persona_occurrence"],
+            strict=True,
+        ):
             rows.append(
                 {
                     "segment_id": int(fit_id),
                     "fit_segment_id": int(fit_id),
                     "status": "first fit",
-                    "persona_id": persona.persona_id,
-                    "persona_occurrence": int(persona.persona_occurrence),
+                    "persona_id": persona_id,
+                    "persona_occurrence": int(occurrence),
                 }
             )
     else:
+        # previous_segments is empty without a history
+        assert history is not None
         previous_matrix = np.array([json.loads(c) for c in previous["centroid_z"]])
         distance = np.linalg.norm(
             current.to_numpy()[:, None, :] - previous_matrix[None, :, :], axis=2
         )
-        pairs = dict(zip(*linear_sum_assignment(distance), strict=True))
+        new_positions, previous_positions = linear_sum_assignment(distance)
+        pairs = {
+            int(new): int(before)
+            for new, before in zip(new_positions, previous_positions, strict=True)
+        }
         next_id = int(history["segment_id"].max()) + 1
-        kept_previous = set()
-        new_fit_rows = []
+        kept_previous: set[int] = set()
+        new_fit_rows: list[tuple[int, int]] = []
         for row, fit_id in enumerate(fit_ids):
             match = pairs.get(row)
             if match is not None and distance[row, match] <= max_match_distance:
@@ -180,19 +205,19 @@ def track_segments(
                     }
                 )
             else:
-                new_fit_rows.append((row, fit_id))
+                new_fit_rows.append((row, int(fit_id)))
         rows.extend(
             _new_segments(new_fit_rows, current, rows, signatures, persona_ids, next_id)
         )
-        for match, before in previous.iterrows():
-            if match not in kept_previous:
+        for position, gone in previous.iterrows():
+            if position not in kept_previous:
                 rows.append(
                     {
-                        "segment_id": int(before["segment_id"]),
+                        "segment_id": int(gone["segment_id"]),
                         "status": "vanished",
-                        "previous_model_id": before["model_id"],
-                        "persona_id": before["persona_id"],
-                        "persona_occurrence": int(before["persona_occurrence"]),
+                        "previous_model_id": gone["model_id"],
+                        "persona_id": gone["persona_id"],
+                        "persona_occurrence": int(gone["persona_occurrence"]),
                     }
                 )
 
@@ -202,8 +227,9 @@ def track_segments(
     result["fitted_at"] = fitted_at
     result["features"] = ",".join(features)
     live = result["fit_segment_id"].notna()
+    # pivot in _wide refuses duplicate segment ids, so each .loc is one row
     result.loc[live, "centroid_z"] = [
-        json.dumps(current.loc[int(f)].tolist())
+        json.dumps(current.loc[int(f)].to_numpy().tolist())
         for f in result.loc[live, "fit_segment_id"]
     ]
     result["persona_match_distance"] = _persona_distances(
@@ -215,7 +241,14 @@ def track_segments(
     )
 
 
-def _new_segments(new_fit_rows, current, kept_rows, signatures, persona_ids, next_id):
+def _new_segments(
+    new_fit_rows: list[tuple[int, int]],
+    current: pd.DataFrame,
+    kept_rows: list[_SegmentRow],
+    signatures: pd.DataFrame,
+    persona_ids: list[str],
+    next_id: int,
+) -> list[_SegmentRow]:
     """Ids and personas for segments that match nothing earlier."""
     if not new_fit_rows:
         return []
@@ -228,15 +261,16 @@ def _new_segments(new_fit_rows, current, kept_rows, signatures, persona_ids, nex
         .melt(id_vars="segment_id", var_name="feature_name", value_name="centroid_z")
     )
     free_signatures = signatures[signatures["persona_id"].isin(free)]
-    personas = match_personas(long, free_signatures, free).set_index("segment_id")
-    taken = {}
+    personas = match_personas(long, free_signatures, free)
+    persona_of = dict(zip(personas["segment_id"], personas["persona_id"], strict=True))
+    taken: dict[str, int] = {}
     for r in kept_rows:
         taken[r["persona_id"]] = max(
             taken.get(r["persona_id"], 0), r["persona_occurrence"]
         )
-    rows = []
+    rows: list[_SegmentRow] = []
     for offset, fit_id in enumerate(new_ids):
-        persona_id = personas.loc[fit_id, "persona_id"]
+        persona_id = persona_of[fit_id]
         taken[persona_id] = taken.get(persona_id, 0) + 1
         rows.append(
             {
@@ -250,17 +284,25 @@ def _new_segments(new_fit_rows, current, kept_rows, signatures, persona_ids, nex
     return rows
 
 
-def _persona_distances(result, current, signatures, persona_ids, features):
+def _persona_distances(
+    result: pd.DataFrame,
+    current: pd.DataFrame,
+    signatures: pd.DataFrame,
+    persona_ids: list[str],
+    features: list[str],
+) -> list[float]:
     """Distance from each live segment's centroid to its persona's signature."""
     catalogue = sorted(persona_ids)
     matrix = signature_matrix(signatures, catalogue, features)
     distances = []
-    for row in result.itertuples():
-        if pd.isna(row.fit_segment_id):
+    for fit_segment_id, persona_id in zip(
+        result["fit_segment_id"], result["persona_id"], strict=True
+    ):
+        if pd.isna(fit_segment_id):
             distances.append(np.nan)
             continue
-        signature = matrix[catalogue.index(row.persona_id)]
-        centroid = current.loc[int(row.fit_segment_id)].to_numpy()
+        signature = matrix[catalogue.index(persona_id)]
+        centroid = current.loc[int(fit_segment_id)].to_numpy()
         distances.append(float(np.linalg.norm(centroid - signature)))
     return distances
 
