@@ -6,6 +6,7 @@ toy data.
 """
 
 import threading
+from os import PathLike
 
 #: Held by the dbt Python models while they import the modules that need
 #: scikit-learn or scipy.  dbt runs models in threads (``threads: 2``), and
@@ -16,7 +17,7 @@ import threading
 import_lock = threading.Lock()
 
 
-def sql_literal(text: str) -> str:
+def sql_literal(text: str | PathLike[str]) -> str:
     """``text`` as a SQL string literal: quoted, its quotes doubled.
 
     For the places DuckDB takes no parameter (ATTACH, a table function's
