@@ -152,7 +152,8 @@ def label_batches(
         Standardized feature columns, in the labeller's feature order.
     schema : Schema, optional
         The batches' schema, for the key's type when there are no batches
-        (default: ``batches.schema``).
+        (default: ``batches.schema``; required when ``batches`` is an
+        iterable, which has none).
 
     Returns
     -------
@@ -160,7 +161,11 @@ def label_batches(
         ``key`` and ``dbscan_label`` (int64, -1 for noise), in the order of
         the batches.
     """
-    schema = batches.schema if schema is None else schema
+    if schema is None:
+        # A plain iterable of batches has no schema to default to
+        if not isinstance(batches, pa.RecordBatchReader):
+            raise TypeError("label_batches needs a schema for an iterable of batches")
+        schema = batches.schema
     keys, labels = [], []
     for batch in batches:
         rows = np.column_stack(
