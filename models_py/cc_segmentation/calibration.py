@@ -36,7 +36,7 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -246,7 +246,9 @@ def compute_calibration(csv_path: str | Path, *, fit: bool = True) -> dict[str, 
     for col in MEASURES:
         values = df[col].dropna().to_numpy(dtype=float)
         method = "step" if col in STEP_COLUMNS else "linear"
-        numpy_method = "inverted_cdf" if method == "step" else "linear"
+        numpy_method: Literal["inverted_cdf", "linear"] = (
+            "inverted_cdf" if method == "step" else "linear"
+        )
         quantiles = np.quantile(values, probs, method=numpy_method)
         positive = values[values > 0]
         marginals[col] = {

@@ -442,7 +442,9 @@ def _iter_batches(
     n_rows: int, seed: int, chunk_size: int, model: _Model
 ) -> Iterator[pa.RecordBatch]:
     """Yield record batches of ``chunk_size`` rows (the last may be shorter)."""
-    cached_block, cached = -1, None
+    # No block is -1, so the first pass fills the cache before reading it
+    cached_block = -1
+    cached: dict[str, np.ndarray] = {}
     for start in range(0, n_rows, chunk_size):
         stop = min(start + chunk_size, n_rows)
         pieces: list[dict[str, np.ndarray]] = []
