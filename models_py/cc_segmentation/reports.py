@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import matplotlib
@@ -25,6 +26,9 @@ import pandas as pd
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+
+if TYPE_CHECKING:
+    from matplotlib.typing import ColorType
 
 DEFAULT_WAREHOUSE = "warehouse/segmentation.duckdb"
 
@@ -52,9 +56,9 @@ def read_tables(warehouse: Path) -> dict[str, pd.DataFrame]:
         return {name: con.execute(sql).df() for name, sql in queries.items()}
 
 
-def segment_colours(names: pd.Series) -> dict[str, tuple]:
+def segment_colours(names: pd.Series) -> dict[str, ColorType]:
     """One stable colour per segment name (tab10, in segment-id order)."""
-    palette = plt.get_cmap("tab10").colors
+    palette = matplotlib.color_sequences["tab10"]
     return {name: palette[i % len(palette)] for i, name in enumerate(names)}
 
 
@@ -120,7 +124,8 @@ def figure_pca_map(
     )
     legend = ax.legend(loc="best", fontsize=9, markerscale=3, framealpha=0.9)
     for handle in legend.legend_handles[:-1]:
-        handle.set_alpha(1)
+        if handle is not None:  # None only for artists a legend cannot draw
+            handle.set_alpha(1)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
