@@ -87,8 +87,11 @@ SELECTION_OPTIONS = (
     "resource_types",
     "exclude_resource_types",
 )
-# Any explicit setting (this one is DuckDB's default).
-CHECKPOINT_CONFIG = {"access_mode": "READ_WRITE"}
+# Any explicit setting (this one is DuckDB's default); typed as duckdb's
+# connect() takes it.
+CHECKPOINT_CONFIG: dict[str, str | bool | int | float | list[str]] = {
+    "access_mode": "READ_WRITE"
+}
 # Environment variables profiles.yml reads, set for the build.
 BUILD_VARIABLES = (WAREHOUSE_VARIABLE, EXPORTS_VARIABLE)
 # Nodes whose table keeps rows from earlier builds.
@@ -152,7 +155,7 @@ def carry_over(
     """
     copied = []
     with duckdb.connect(str(staging)) as con:
-        (catalog,) = con.execute("select current_database()").fetchone()
+        ((catalog,),) = con.execute("select current_database()").fetchall()
         con.execute(f"attach {sql_literal(published)} as published (read_only)")
         for schema, name in tables:
             found = con.execute(
@@ -168,7 +171,7 @@ def carry_over(
             con.execute(found[0][0])
             target = f"{_identifier(schema)}.{_identifier(name)}"
             con.execute(f"insert into {target} select * from published.{target}")
-            (rows,) = con.execute(f"select count(*) from {target}").fetchone()
+            ((rows,),) = con.execute(f"select count(*) from {target}").fetchall()
             copied.append((schema, name, rows))
         con.execute(f"use {_identifier(catalog)}.main")
         con.execute("detach published")
@@ -310,6 +313,7 @@ def _build_staging(
     """Parse the project, fill ``staging`` with what must carry over, build."""
     from click.core import ParameterSource
     from dbt.cli.main import cli, dbtRunner
+    from dbt.contracts.graph.manifest import Manifest
 
     if selects_part and published.exists():
         # Unselected nodes are not rebuilt: start from the whole warehouse.
@@ -331,6 +335,7 @@ def _build_staging(
     if not parsed.success:
         return _exit_code(parsed)
     manifest = parsed.result
+    assert isinstance(manifest, Manifest)  # what parse returns, by dbt's contract
     if published.exists() and not options.params.get("full_refresh"):
         try:
             copied = carry_over(published, staging, persistent_tables(manifest))

@@ -138,10 +138,10 @@ def check_readable(published: Path) -> None:
     try:
         with duckdb.connect(":memory:") as con:
             con.execute(f"attach {sql_literal(published)} as published (read_only)")
-            blocks, block_size = con.execute(
+            ((blocks, block_size),) = con.execute(
                 "select total_blocks, block_size from pragma_database_size()"
                 " where database_name = 'published'"
-            ).fetchone()
+            ).fetchall()
             con.execute(
                 "select count(*) from duckdb_columns()"
                 " where database_name = 'published'"
