@@ -266,7 +266,9 @@ with scoring:
             "Scored with the stored fit state and the pipeline's own SQL "
             "(scoring_query). Defaults are the portfolio medians."
         )
-        values = {"CUST_ID": st.text_input("CUST_ID", value="NEW-1")}
+        values: dict[str, str | float] = {
+            "CUST_ID": st.text_input("CUST_ID", value="NEW-1")
+        }
         grid = st.columns(3)
         for i, column in enumerate(RAW_COLUMNS[1:]):
             values[column] = grid[i % 3].number_input(

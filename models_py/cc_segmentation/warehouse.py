@@ -7,6 +7,8 @@ fit-state tables, or streams float columns in Arrow batches.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import duckdb
 import numpy as np
 from dbt.adapters.events.logging import AdapterLogger
@@ -95,8 +97,18 @@ def model_features(feature_scaling: duckdb.DuckDBPyRelation) -> list[str]:
     return [name for (name,) in rows]
 
 
+class DbtModelContext(Protocol):
+    """What :func:`reuse_if_stored` reads of a dbt Python model's ``dbt``."""
+
+    @property
+    def is_incremental(self) -> bool: ...
+
+    @property
+    def this(self) -> object: ...  # the model's relation; str() is its name
+
+
 def reuse_if_stored(
-    dbt: object,
+    dbt: DbtModelContext,
     session: duckdb.DuckDBPyConnection,
     column: str,
     key: str,
@@ -112,7 +124,7 @@ def reuse_if_stored(
 
     Parameters
     ----------
-    dbt : object
+    dbt : DbtModelContext
         The dbt Python model's ``dbt`` (``is_incremental``, ``this``).
     session : DuckDBPyConnection
         The dbt Python model's session.
