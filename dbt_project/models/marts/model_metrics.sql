@@ -1,7 +1,8 @@
 {#-
     How good the fitted segmentation is: one row for the model (scope
-    'model') and one per segment (scope 'segment'), from sklearn.metrics on
-    the model's standardized matrix and the SQL assignment.
+    'model') and one per segment (scope 'segment'), over the model's
+    standardized matrix and the SQL assignment, computed in SQL as
+    scikit-learn's metrics module computes them (int_model_metrics).
 -#}
 with
 
