@@ -1,7 +1,6 @@
 {#-
-    One-row pivots of the fit state, shared by the pipeline and by the
-    scoring query (model scoring_query), so both standardize a customer the
-    same way.
+    One-row pivots of the fit state, for the steps of the scoring chain
+    (scoring_chain.sql) that the pipeline and the scoring query share.
 -#}
 
 {#- select list: one column per measure with its impute value -#}

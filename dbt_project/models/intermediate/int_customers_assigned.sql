@@ -1,4 +1,7 @@
-{#- Every valid customer to its nearest centroid (macro nearest_centroid). -#}
+{#-
+    Every valid customer to its nearest centroid (scoring chain step
+    chain_assigned, shared with scoring_query; macro nearest_centroid).
+-#}
 with
 
 customers_standardized as (
@@ -21,12 +24,11 @@ segmentation_models as (
 
 assigned as (
 
-    {{ nearest_centroid(
+    {{ chain_assigned(
         "customers_standardized",
         "segment_centroids",
-        model_feature_names(),
-        fitted_segment_ids(),
-        "(select max(membership_temperature) from segmentation_models)",
+        "segmentation_models",
+        ["cust_id"],
     ) }}
 
 )

@@ -1,6 +1,7 @@
 {#-
     Valid customers with every missing measure replaced by its fitted impute
-    value, and a flag per measure saying which ones were imputed.
+    value, and a flag per measure saying which ones were imputed (scoring
+    chain steps, scoring_chain.sql, shared with scoring_query).
 -#}
 with
 
@@ -25,29 +26,15 @@ valid_customers as (
 
 impute_row as (
 
-    -- One row, one column per measure, so the customers join it once.
-    select {{ impute_value_columns(cc_feature_names()) }}
-    from feature_impute_values
+    {{ chain_impute_row("feature_impute_values") }}
 
 ),
 
 imputed as (
 
-    select
-        valid_customers.cust_id,
-        valid_customers.source_row_number,
-        {% for feature in cc_feature_names() -%}
-            coalesce(
-                cast(valid_customers.{{ feature }} as double),
-                impute_row.{{ feature }}
-            ) as {{ feature }},
-        {% endfor -%}
-        {% for feature in cc_feature_names() -%}
-            valid_customers.{{ feature }} is null
-                as is_imputed_{{ feature }}{% if not loop.last %},{% endif %}
-        {% endfor %}
-    from valid_customers
-    cross join impute_row
+    {{ chain_imputed(
+        "valid_customers", "impute_row", ["cust_id", "source_row_number"]
+    ) }}
 
 )
 

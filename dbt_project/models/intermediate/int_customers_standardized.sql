@@ -1,7 +1,8 @@
 {#-
     Each valid customer's model features as z-scores, computed from the
     stored fit state in feature_scaling (transform, mean, stddev), never from
-    the rows being scored.
+    the rows being scored (scoring chain steps, scoring_chain.sql, shared
+    with scoring_query).
 -#}
 with
 
@@ -19,22 +20,15 @@ feature_scaling as (
 
 scaling_row as (
 
-    -- One row, three columns per feature, so the customers join it once.
-    select {{ scaling_columns(model_feature_names()) }}
-    from feature_scaling
+    {{ chain_scaling_row("feature_scaling") }}
 
 ),
 
 standardized as (
 
-    select
-        customers_imputed.cust_id,
-        customers_imputed.source_row_number,
-        {{ z_score_columns(
-            "customers_imputed", "scaling_row", model_feature_names()
-        ) }}
-    from customers_imputed
-    cross join scaling_row
+    {{ chain_standardized(
+        "customers_imputed", "scaling_row", ["cust_id", "source_row_number"]
+    ) }}
 
 )
 

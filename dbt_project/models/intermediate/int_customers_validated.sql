@@ -1,7 +1,9 @@
 {#-
     Types every raw value and says, per row, why it cannot be segmented.
     Nothing is dropped here: quarantined_customers takes the rows with a
-    quarantine_reason, the segmentation takes the rest.
+    quarantine_reason, the segmentation takes the rest.  typed, checked and
+    reasons are steps of the scoring chain (scoring_chain.sql), which
+    scoring_query runs on uploaded customers too.
 -#}
 {% set typed_frequencies = [] %}
 {% for feature in cc_features() if feature.kind == "frequency" %}
@@ -18,38 +20,19 @@ customers as (
 
 typed as (
 
-    select
-        source_row_number,
-        cust_id,
-        {% for feature in cc_feature_names() -%}
-            {{ feature }} as raw_{{ feature }},
-            try_cast({{ feature }} as double) as typed_{{ feature }},
-        {% endfor -%}
-        count(*) over (partition by cust_id) as cust_id_occurrences
-    from customers
+    {{ chain_typed("customers", ["source_row_number"]) }}
 
 ),
 
 checked as (
 
-    select
-        *,
-        (
-            {% for feature in cc_feature_names() -%}
-                (raw_{{ feature }} is null)::integer
-                {% if not loop.last %}+{% endif %}
-            {% endfor %}
-        ) as n_missing_measures
-    from typed
+    {{ chain_missing_counted("typed") }}
 
 ),
 
 reasons as (
 
-    select
-        *,
-        {{ quarantine_reason() }} as quarantine_reason
-    from checked
+    {{ chain_reasoned("checked") }}
 
 ),
 
@@ -87,9 +70,7 @@ final as (
         n_missing_measures,
         is_frequency_capped,
         has_purchase_split_mismatch,
-        {% for feature in cc_features() -%}
-            {{ typed_measure(feature) }} as {{ feature.name }},
-        {% endfor -%}
+        {{ chain_measure_columns() }},
         -- the text as read, for quarantined rows only: a valid row's typed
         -- values say the same, and 17 text columns for millions of valid
         -- customers would be most of the table

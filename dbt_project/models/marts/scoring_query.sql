@@ -1,10 +1,11 @@
 {#-
     The pipeline's scoring, as one SQL query the dashboard (or anyone) can
-    run on new customers without a build: validation checks, imputation,
-    standardization and the nearest-centroid rule come from the same macros
-    the pipeline uses, and every fitted value (impute values, scaling,
-    centroids, temperature, anomaly thresholds, names, CRM) is read from this
-    warehouse's tables.
+    run on new customers without a build: its steps (trim, type, check,
+    impute, standardize, nearest centroid) are the pipeline's own, the
+    macros of scoring_chain.sql that stg_cc_general__customers through
+    int_customers_assigned call, and every fitted value (impute values,
+    scaling, centroids, temperature, anomaly thresholds, names, CRM) is read
+    from this warehouse's tables.
 
     To run it: in a DuckDB session, ATTACH this warehouse AS warehouse
     (read-only), create a table scoring_input with the raw file's 18 columns
@@ -21,86 +22,76 @@
 -- depends_on: {{ ref("int_feature_impute_values") }}
 -- depends_on: {{ ref("int_segments_named") }}
 -- depends_on: {{ ref("int_segment_anomaly_thresholds") }}
-{% set features = model_feature_names() %}
 {% set fitted = "warehouse.main." %}
+{% set keys = ["input_row_number"] %}
 
 {% set query %}
 with
 
-input_rows as (
+scoring_rows as (
 
     select
-        row_number() over () as input_row_number,
-        nullif(trim(cast(cust_id as varchar)), '') as cust_id,
-        {% for feature in cc_feature_names() %}
-        nullif(trim(cast({{ feature }} as varchar)), '') as raw_{{ feature }},
-        try_cast(nullif(trim(cast({{ feature }} as varchar)), '') as double)
-            as typed_{{ feature }},
-        {% endfor %}
-        ({% for feature in cc_feature_names() %}
-        (nullif(trim(cast({{ feature }} as varchar)), '') is null)::integer
-        {{- " +" if not loop.last }}{% endfor %}
-        ) as n_missing_measures
+        *,
+        row_number() over () as input_row_number
     from scoring_input
 
 ),
 
-counted as (
+trimmed as (
 
-    -- a batch is checked like a raw file: an id given twice is ambiguous
-    select
-        *,
-        count(*) over (partition by cust_id) as cust_id_occurrences
-    from input_rows
+    {{ chain_trimmed("scoring_rows", keys) }}
+
+),
+
+typed as (
+
+    {{ chain_typed("trimmed", keys) }}
+
+),
+
+missing_counted as (
+
+    {{ chain_missing_counted("typed") }}
 
 ),
 
 checked as (
 
+    {{ chain_reasoned("missing_counted") }}
+
+),
+
+valid_rows as (
+
     select
-        *,
-        {{ quarantine_reason() }} as rejection_reason
-    from counted
+        input_row_number,
+        {{ chain_measure_columns() }}
+    from checked
+    where quarantine_reason is null
 
 ),
 
 impute_row as (
 
-    select {{ impute_value_columns(cc_feature_names()) }}
-    from {{ fitted }}int_feature_impute_values
+    {{ chain_impute_row(fitted ~ "int_feature_impute_values") }}
 
 ),
 
 imputed as (
 
-    select
-        checked.input_row_number,
-        {% for feature in cc_features() %}
-        coalesce(
-            cast({{ typed_measure(feature) }} as double),
-            impute_row.{{ feature.name }}
-        ) as {{ feature.name }}{{ "," if not loop.last }}
-        {% endfor %}
-    from checked
-    cross join impute_row
-    where checked.rejection_reason is null
+    {{ chain_imputed("valid_rows", "impute_row", keys) }}
 
 ),
 
 scaling_row as (
 
-    select {{ scaling_columns(features) }}
-    from {{ fitted }}feature_scaling
+    {{ chain_scaling_row(fitted ~ "feature_scaling") }}
 
 ),
 
 standardized as (
 
-    select
-        imputed.input_row_number,
-        {{ z_score_columns("imputed", "scaling_row", features) }}
-    from imputed
-    cross join scaling_row
+    {{ chain_standardized("imputed", "scaling_row", keys) }}
 
 ),
 
@@ -119,13 +110,8 @@ fitted_model as (
 
 assigned as (
 
-    {{ nearest_centroid(
-        "standardized",
-        "segment_centroids",
-        features,
-        fitted_segment_ids(),
-        "(select max(membership_temperature) from fitted_model)",
-        keys=["input_row_number"],
+    {{ chain_assigned(
+        "standardized", "segment_centroids", "fitted_model", keys
     ) }}
 
 ),
@@ -145,7 +131,7 @@ thresholds as (
 select
     checked.input_row_number,
     checked.cust_id,
-    checked.rejection_reason,
+    checked.quarantine_reason as rejection_reason,
     assigned.segment_id,
     segments_named.segment_name,
     assigned.distance_to_centroid,

@@ -22,14 +22,9 @@ numbered as (
 
 renamed as (
 
-    select
-        source_row_number,
-        nullif(trim(cast(cust_id as varchar)), '') as cust_id,
-        {% for feature in cc_feature_names() -%}
-            nullif(trim(cast({{ feature }} as varchar)), '')
-                as {{ feature }}{% if not loop.last %},{% endif %}
-        {% endfor %}
-    from numbered
+    -- the scoring chain's first step (scoring_chain.sql): scoring_query
+    -- trims uploaded customers the same way
+    {{ chain_trimmed("numbered", ["source_row_number"]) }}
 
 )
 
