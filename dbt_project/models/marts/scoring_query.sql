@@ -20,7 +20,7 @@
 -- depends_on: {{ ref("segmentation_models") }}
 -- depends_on: {{ ref("feature_scaling") }}
 -- depends_on: {{ ref("int_feature_impute_values") }}
--- depends_on: {{ ref("int_segments_named") }}
+-- depends_on: {{ ref("segments") }}
 -- depends_on: {{ ref("int_segment_anomaly_thresholds") }}
 {% set fitted = "warehouse.main." %}
 {% set keys = ["input_row_number"] %}
@@ -118,7 +118,7 @@ assigned as (
 
 segments_named as (
 
-    select * from {{ fitted }}int_segments_named
+    select * from {{ fitted }}segments
 
 ),
 
