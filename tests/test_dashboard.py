@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 import cc_segmentation
 
-APP = str(Path(cc_segmentation.__file__).with_name("app.py"))
+APP = str(Path(cc_segmentation.__file__).parent / "apps" / "dashboard.py")
 
 
 def test_without_a_warehouse_the_dashboard_says_how_to_build_it(tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-"""Builds and readers never block each other (cc_segmentation.build).
+"""Builds and readers never block each other (cc_segmentation.build.runner).
 
 Each build test publishes a first warehouse, then runs more builds on it:
 with a reader active (what did the reader see, what was published), or to
@@ -20,7 +20,7 @@ import duckdb
 import pytest
 from conftest import REPO
 
-from cc_segmentation.build import carry_over, staging_path
+from cc_segmentation.build.runner import carry_over, staging_path
 
 
 def build_command(workdir: Path, raw_path: Path, **dbt_vars) -> list[str]:

@@ -9,7 +9,7 @@ from streamlit.web import cli
 
 
 def main() -> None:
-    app = Path(__file__).with_name("app.py")
+    app = Path(__file__).parent / "apps" / "dashboard.py"
     sys.argv = ["streamlit", "run", str(app), *sys.argv[1:]]
     sys.exit(cli.main())
 

@@ -7,7 +7,7 @@ with the same header, types and statistical shape.
 Method
 ------
 A Gaussian copula calibrated on the real file (``sample_calibration.json``,
-produced by :mod:`cc_segmentation.calibration`), followed by the real file's
+produced by :mod:`cc_segmentation.data.calibration`), followed by the real file's
 logical rules:
 
 1. draw standard normals and correlate them with the Cholesky factor of the
@@ -48,7 +48,7 @@ byte-identical for the same ``chunk_size``.
 
 Usage::
 
-    python -m cc_segmentation.sample --rows 8950 --seed 42 \\
+    python -m cc_segmentation.data.sample --rows 8950 --seed 42 \\
         --out warehouse/raw/cc_general_sample.csv
 """
 
@@ -249,7 +249,7 @@ def load_calibration(path: str | Path | None = None) -> dict[str, Any]:
     Parameters
     ----------
     path : str or pathlib.Path, optional
-        JSON file written by :mod:`cc_segmentation.calibration`.  Defaults to
+        JSON file written by :mod:`cc_segmentation.data.calibration`.  Defaults to
         the ``sample_calibration.json`` shipped with the package.
 
     Returns
@@ -259,7 +259,7 @@ def load_calibration(path: str | Path | None = None) -> dict[str, Any]:
     """
     if path is None:
         text = (
-            resources.files("cc_segmentation")
+            resources.files("cc_segmentation.data")
             .joinpath(_CALIBRATION_FILE)
             .read_text(encoding="utf-8")
         )
@@ -605,7 +605,7 @@ def write_sample(
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; see the module docstring."""
     parser = argparse.ArgumentParser(
-        prog="python -m cc_segmentation.sample",
+        prog="python -m cc_segmentation.data.sample",
         description="Write a synthetic credit-card sample calibrated on the real "
         "cc_general.csv (CSV, or Parquet for a .parquet suffix).",
     )

@@ -1,6 +1,6 @@
 """Pictures of the segmentation, written as PNG files.
 
-``python -m cc_segmentation.reports`` reads the published warehouse
+``python -m cc_segmentation.apps.reports`` reads the published warehouse
 (read-only) and writes under ``warehouse/reports/``:
 
 - ``k_selection.png``: inertia, silhouette, Davies-Bouldin and stability

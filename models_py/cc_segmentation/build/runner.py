@@ -10,7 +10,7 @@ place of the published ones.  So:
 - a reader never sees a half-built warehouse: connections opened before the
   rename keep reading the previous file, new ones get the complete new one;
   the export directory is exchanged in one step
-  (:mod:`cc_segmentation.publish`), so its files all come from one build;
+  (:mod:`cc_segmentation.build.publish`), so its files all come from one build;
 - a build that fails or is killed leaves the published warehouse and its
   exports as they were (the new ones are discarded, or by the next build);
 - a build refuses to publish over a warehouse another process holds
@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from cc_segmentation import sql_literal
-from cc_segmentation.publish import (
+from cc_segmentation.build.publish import (
     BUSY,
     FULL_REFRESH_HINT,
     PublishRefused,

@@ -1,6 +1,6 @@
 """Calibration statistics for the synthetic sample generator.
 
-The generator in :mod:`cc_segmentation.sample` is a Gaussian copula: correlated
+The generator in :mod:`cc_segmentation.data.sample` is a Gaussian copula: correlated
 normals are mapped to uniforms and then through each measure's empirical
 quantile function.  This module computes, from the real ``cc_general.csv``, the
 only inputs it needs:
@@ -24,8 +24,8 @@ changing them.
 
 Usage::
 
-    python -m cc_segmentation.calibration ../shared/data/cc_general.csv \\
-        --out models_py/cc_segmentation/sample_calibration.json
+    python -m cc_segmentation.data.calibration ../shared/data/cc_general.csv \\
+        --out models_py/cc_segmentation/data/sample_calibration.json
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ def fit_latent_correlation(
         ``PURCHASES`` excluded) on the simulated sample.
     """
     # Imported here: the generator itself loads calibrations, not the reverse.
-    from cc_segmentation.sample import _nearest_correlation, generate_chunks
+    from cc_segmentation.data.sample import _nearest_correlation, generate_chunks
 
     start = np.asarray(calibration["correlation"], dtype=float)
     latent = start
@@ -272,7 +272,7 @@ def compute_calibration(csv_path: str | Path, *, fit: bool = True) -> dict[str, 
     calibration = {
         "description": (
             "Aggregate statistics of the real credit-card file used to calibrate "
-            "cc_segmentation.sample (Gaussian copula). No row-level data."
+            "cc_segmentation.data.sample (Gaussian copula). No row-level data."
         ),
         "source": {
             "file": csv_path.name,
@@ -327,7 +327,7 @@ def _to_json(obj: Any, indent: int = 0) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; see the module docstring."""
     parser = argparse.ArgumentParser(
-        prog="python -m cc_segmentation.calibration",
+        prog="python -m cc_segmentation.data.calibration",
         description="Compute sample-generator calibration statistics from the "
         "real cc_general.csv.",
     )

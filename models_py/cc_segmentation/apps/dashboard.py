@@ -20,7 +20,7 @@ import pandas as pd
 import streamlit as st
 
 from cc_segmentation import RAW_COLUMNS, sql_literal
-from cc_segmentation.reports import (
+from cc_segmentation.apps.reports import (
     figure_k_selection,
     figure_pca_map,
     figure_profiles,
@@ -28,8 +28,8 @@ from cc_segmentation.reports import (
     read_tables,
     segment_colours,
 )
-from cc_segmentation.safe_text import csv_safe, markdown_text
-from cc_segmentation.scoring import MAX_ROWS, read_customers_csv, score
+from cc_segmentation.apps.safe_text import csv_safe, markdown_text
+from cc_segmentation.apps.scoring import MAX_ROWS, read_customers_csv, score
 
 WAREHOUSE = Path(
     os.environ.get("CC_SEGMENTATION_WAREHOUSE", "warehouse/segmentation.duckdb")
