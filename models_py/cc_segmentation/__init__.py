@@ -12,7 +12,8 @@ The package is in layers, one folder a concern:
 - :mod:`cc_segmentation.data`: the synthetic sample and its calibration.
 
 This root holds only what every layer shares (the raw columns, a SQL
-literal, the import lock).  Its import is cheap: it imports no layer.
+literal, the import lock) and the ``cc-segmentation`` command
+(:mod:`cc_segmentation.cli`).  Its import is cheap: it imports no layer.
 """
 
 import threading

@@ -1,6 +1,6 @@
 """Wall time, peak memory and slowest models of a whole build (not a test: it prints).
 
-Each data set is built with the build wrapper, `python -m cc_segmentation.build`
+Each data set is built with the build wrapper, `cc-segmentation build`
 (every model and dbt test), into a fresh temporary warehouse, then rebuilt
 unchanged (the everyday build: the k scan and the fit are reused).
 

@@ -1,7 +1,7 @@
 """The apps layer: what people use on a published warehouse.
 
-``dashboard`` (the Streamlit script; ``python -m cc_segmentation.dashboard`` starts
-it), ``reports`` (PNG pictures, ``python -m cc_segmentation.apps.reports``), ``scoring``
+``dashboard`` (the Streamlit script; ``cc-segmentation dashboard`` starts
+it), ``reports`` (PNG pictures, ``cc-segmentation reports``), ``scoring``
 (scores uploaded customers with the published fit) and ``safe_text`` (text
 from the data made safe for Markdown and spreadsheets).
 

@@ -1,5 +1,5 @@
 """The segmentation dashboard (Streamlit).  Start it with
-``python -m cc_segmentation.dashboard``; it reads the published warehouse
+``cc-segmentation dashboard``; it reads the published warehouse
 through short-lived read-only connections, so it never blocks a build and
 picks up each new build on the next rerun.
 
@@ -68,7 +68,7 @@ if not WAREHOUSE.exists():
     st.error(
         f"No warehouse at {markdown_text(WAREHOUSE)} yet. Build it first, from "
         "the repository "
-        "root: `python -m cc_segmentation.build` (see the README Quickstart), "
+        "root: `cc-segmentation build` (see the README Quickstart), "
         "or set CC_SEGMENTATION_WAREHOUSE to a built warehouse."
     )
     st.stop()

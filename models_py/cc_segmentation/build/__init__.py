@@ -3,7 +3,7 @@
 :mod:`~cc_segmentation.build.runner` takes the build lock and runs dbt
 (``dbtRunner``); :mod:`~cc_segmentation.build.publish` checks and
 renames the warehouse file and its exports.  ``python -m cc_segmentation.build``
-runs a build.
+is the same as ``cc-segmentation build``.
 
 May import: the package root (``cc_segmentation``), duckdb and dbt.  The
 pipeline (:mod:`cc_segmentation.segmentation`) is imported by dbt's Python

@@ -40,7 +40,7 @@ from cc_segmentation import sql_literal
 BUSY = 75
 NEEDS_ATTENTION = 2
 FULL_REFRESH_HINT = (
-    "rebuild it from scratch with `python -m cc_segmentation.build "
+    "rebuild it from scratch with `cc-segmentation build "
     "--full-refresh` (this starts the segment history afresh) or restore it "
     "from a backup"
 )

@@ -1,6 +1,6 @@
 """Build a fresh warehouse beside the published one and publish it atomically.
 
-``python -m cc_segmentation.build [dbt build options]`` runs ``dbt build``
+``cc-segmentation build [dbt build options]`` runs ``dbt build``
 (with ``dbtRunner``) on a new, private warehouse file and a new, private
 export directory and, only if every model and test passes, puts both in
 place of the published ones.  So:
@@ -67,7 +67,21 @@ if TYPE_CHECKING:
     from dbt.cli.main import dbtRunnerResult
     from dbt.contracts.graph.manifest import Manifest
 
-PROGRAM = "python -m cc_segmentation.build"
+PROGRAM = "cc-segmentation build"
+DESCRIPTION = (
+    "Build the warehouse with dbt build into a private file and, if every "
+    "model and test passes, publish it and its exports atomically."
+)
+EPILOG = (
+    "Every other option goes to `dbt build` (see `dbt build --help`), e.g. "
+    "--select, --exclude, --full-refresh, --vars '{raw_path: FILE}', "
+    "--target-path, --log-path. The warehouse is $CC_SEGMENTATION_WAREHOUSE "
+    "(default warehouse/segmentation.duckdb), the exports "
+    "$CC_SEGMENTATION_EXPORTS (default warehouse/exports). Exit codes: 0 "
+    "published, 1 a model or test failed, 2 a dbt error, a bad option or a "
+    "warehouse that needs attention, 75 busy (another build of it, or a "
+    "read-write connection), 130 interrupted."
+)
 DEFAULT_WAREHOUSE = "warehouse/segmentation.duckdb"
 WAREHOUSE_VARIABLE = "CC_SEGMENTATION_WAREHOUSE"
 DEFAULT_EXPORTS = "warehouse/exports"
@@ -490,6 +504,12 @@ def run_worker(dbt_args: list[str], published: Path, marker: str) -> int:
     except PublishRefused as refused:
         print(refused, file=sys.stderr)
         return refused.code
+
+
+def run(dbt_args: list[str]) -> int:
+    """Build as ``cc-segmentation build`` does: :func:`supervise` the build."""
+    published = Path(os.environ.get(WAREHOUSE_VARIABLE, DEFAULT_WAREHOUSE)).resolve()
+    return supervise(dbt_args, published)
 
 
 def main() -> None:

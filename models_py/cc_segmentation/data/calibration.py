@@ -24,7 +24,7 @@ changing them.
 
 Usage::
 
-    python -m cc_segmentation.data.calibration ../shared/data/cc_general.csv \\
+    cc-segmentation calibrate ../shared/data/cc_general.csv \\
         --out models_py/cc_segmentation/data/sample_calibration.json
 """
 
@@ -324,13 +324,13 @@ def _to_json(obj: Any, indent: int = 0) -> str:
     return json.dumps(obj)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point; see the module docstring."""
-    parser = argparse.ArgumentParser(
-        prog="python -m cc_segmentation.data.calibration",
-        description="Compute sample-generator calibration statistics from the "
-        "real cc_general.csv.",
-    )
+DESCRIPTION = (
+    "Compute sample-generator calibration statistics from the real cc_general.csv."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command's options, for :func:`main` and ``cc-segmentation calibrate``."""
     parser.add_argument("csv_path", type=Path, help="path of the real cc_general.csv")
     parser.add_argument(
         "--out", type=Path, default=None, help="output JSON path (default: stdout)"
@@ -340,8 +340,10 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="skip fitting the latent correlation matrix (fast, less faithful)",
     )
-    args = parser.parse_args(argv)
 
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Compute the calibration the parsed ``args`` ask for and write it."""
     text = _to_json(compute_calibration(args.csv_path, fit=not args.no_fit)) + "\n"
     if args.out is None:
         sys.stdout.write(text)
@@ -349,6 +351,15 @@ def main(argv: list[str] | None = None) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text, encoding="utf-8")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; see the module docstring."""
+    parser = argparse.ArgumentParser(
+        prog="cc-segmentation calibrate", description=DESCRIPTION
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv), parser)
 
 
 if __name__ == "__main__":

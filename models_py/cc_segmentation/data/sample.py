@@ -48,7 +48,7 @@ byte-identical for the same ``chunk_size``.
 
 Usage::
 
-    python -m cc_segmentation.data.sample --rows 8950 --seed 42 \\
+    cc-segmentation sample --rows 8950 --seed 42 \\
         --out warehouse/raw/cc_general_sample.csv
 """
 
@@ -602,13 +602,14 @@ def write_sample(
     return path
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point; see the module docstring."""
-    parser = argparse.ArgumentParser(
-        prog="python -m cc_segmentation.data.sample",
-        description="Write a synthetic credit-card sample calibrated on the real "
-        "cc_general.csv (CSV, or Parquet for a .parquet suffix).",
-    )
+DESCRIPTION = (
+    "Write a synthetic credit-card sample calibrated on the real "
+    "cc_general.csv (CSV, or Parquet for a .parquet suffix)."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command's options, for :func:`main` and ``cc-segmentation sample``."""
     parser.add_argument("--rows", type=int, default=8950, help="number of rows")
     parser.add_argument("--seed", type=int, default=42, help="random seed (>= 0)")
     parser.add_argument(
@@ -627,13 +628,25 @@ def main(argv: list[str] | None = None) -> int:
         dest="fmt",
         help="output format (default: from the suffix)",
     )
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Write the sample the parsed ``args`` ask for."""
     try:
         out = write_sample(args.out, args.rows, args.seed, args.chunk_size, args.fmt)
     except (TypeError, ValueError) as exc:
         parser.error(str(exc))
     print(f"wrote {args.rows} rows to {out}", file=sys.stderr)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; see the module docstring."""
+    parser = argparse.ArgumentParser(
+        prog="cc-segmentation sample", description=DESCRIPTION
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv), parser)
 
 
 if __name__ == "__main__":
