@@ -1,7 +1,7 @@
 """The build layer: run ``dbt build`` into a private warehouse and publish it.
 
-:mod:`~cc_segmentation.build.runner` takes the build lock and runs dbt
-(``dbtRunner``); :mod:`~cc_segmentation.build.publish` checks and
+:mod:`~cc_segmentation.build.runner` takes the build lock and runs dbt in
+process (``dbtRunner``); :mod:`~cc_segmentation.build.publish` checks and
 renames the warehouse file and its exports.  ``python -m cc_segmentation.build``
 is the same as ``cc-segmentation build``.
 
