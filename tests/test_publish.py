@@ -471,6 +471,24 @@ def test_kill_9_of_the_build_command_ends_the_build_and_frees_the_next_one(
     assert current_model(published)[1] == 8950
 
 
+def test_ctrl_c_stops_the_build_and_leaves_nothing_behind(
+    published, tmp_path, real_csv
+):
+    before = published.read_bytes()
+    exports_before = snapshot(exports_of(published))
+    workdir = tmp_path / "interrupted"
+    build = start_build(published, workdir, real_csv, n_clusters=6)
+    wait_for_log(workdir, "int_kmeans_fit", build)
+    build.send_signal(signal.SIGINT)
+    stdout, stderr = build.communicate(timeout=120)
+    assert build.returncode == 130, stdout[-3000:] + stderr
+    assert "the build was interrupted" in stderr
+    assert published.read_bytes() == before
+    assert snapshot(exports_of(published)) == exports_before
+    hidden = {p.name for p in published.parent.iterdir() if p.name.startswith(".")}
+    assert hidden <= {".segmentation.build.lock", ".exports.previous"}, hidden
+
+
 def test_a_second_build_of_the_same_warehouse_refuses_at_once(tmp_path, real_csv):
     warehouse = tmp_path / "segmentation.duckdb"
     with open(lock_path(warehouse), "a") as lock:  # what a running build holds

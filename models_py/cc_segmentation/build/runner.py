@@ -186,7 +186,13 @@ def carry_over(
 
 
 def _exit_code(result: dbtRunnerResult) -> int:
-    """The code ``dbt`` itself would exit with for this dbtRunner result."""
+    """The code ``dbt`` itself would exit with for this dbtRunner result.
+
+    Ctrl-C while dbt runs comes back as the result's exception; it is raised
+    again, so that an interrupted build says so (see :func:`run`).
+    """
+    if isinstance(result.exception, KeyboardInterrupt):
+        raise result.exception
     if result.success:
         return 0
     return 2 if result.exception is not None else 1
@@ -240,18 +246,19 @@ def build(dbt_args: list[str], published: Path, exports: Path) -> int:
     before = _identity(published)
     exports_staging = prepare_exports_staging(exports, selects_part)
     previous = {name: os.environ.get(name) for name in BUILD_VARIABLES}
-    os.environ[WAREHOUSE_VARIABLE] = str(staging)  # profiles.yml reads them
-    os.environ[EXPORTS_VARIABLE] = str(exports_staging)
+    # One try from here: an interrupted build also leaves nothing behind.
     try:
-        code = _build_staging(options, dbt_args, published, staging, selects_part)
-    finally:
-        _close_dbt_database()
-        for name, value in previous.items():
-            if value is None:
-                del os.environ[name]
-            else:
-                os.environ[name] = value
-    try:
+        os.environ[WAREHOUSE_VARIABLE] = str(staging)  # profiles.yml reads them
+        os.environ[EXPORTS_VARIABLE] = str(exports_staging)
+        try:
+            code = _build_staging(options, dbt_args, published, staging, selects_part)
+        finally:
+            _close_dbt_database()
+            for name, value in previous.items():
+                if value is None:
+                    del os.environ[name]
+                else:
+                    os.environ[name] = value
         if code != 0:
             print(
                 f"dbt build failed: {published} and {exports} were left as they were",
