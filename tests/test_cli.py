@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -72,9 +73,11 @@ def test_python_m_sample_writes_the_same_bytes_as_the_function(tmp_path):
     assert out.read_bytes() == expected.read_bytes()
 
 
-def test_python_m_cc_segmentation_build_still_passes_help_to_dbt():
+def test_python_m_cc_segmentation_build_still_passes_help_to_dbt(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "cc_segmentation.build", "--help"],
+        # the build's lock file goes beside this warehouse, not the repo's
+        env=dict(os.environ, CC_SEGMENTATION_WAREHOUSE=str(tmp_path / "w.duckdb")),
         capture_output=True,
         text=True,
         check=False,
