@@ -477,7 +477,17 @@ def test_ctrl_c_stops_the_build_and_leaves_nothing_behind(
     before = published.read_bytes()
     exports_before = snapshot(exports_of(published))
     workdir = tmp_path / "interrupted"
-    build = start_build(published, workdir, real_csv, n_clusters=6)
+    build = subprocess.Popen(
+        build_command(workdir, real_csv, n_clusters=6),
+        cwd=REPO,
+        env=build_env(published, workdir),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # as in a terminal, even when pytest runs in the background (nohup,
+        # `&`), where the build would inherit SIGINT ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     wait_for_log(workdir, "int_kmeans_fit", build)
     build.send_signal(signal.SIGINT)
     stdout, stderr = build.communicate(timeout=120)
