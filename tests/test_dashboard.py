@@ -19,14 +19,14 @@ from streamlit.testing.v1 import AppTest
 
 import cc_segmentation
 
-APP = str(Path(cc_segmentation.__file__).with_name("app.py"))
+APP = str(Path(cc_segmentation.__file__).parent / "apps" / "dashboard.py")
 
 
 def test_without_a_warehouse_the_dashboard_says_how_to_build_it(tmp_path, monkeypatch):
     monkeypatch.setenv("CC_SEGMENTATION_WAREHOUSE", str(tmp_path / "none.duckdb"))
     app = AppTest.from_file(APP, default_timeout=60).run()
     assert not app.exception
-    assert "python -m cc_segmentation.build" in app.error[0].value
+    assert "cc-segmentation build" in app.error[0].value
 
 
 def test_every_tab_renders_from_the_real_warehouse(real_build, monkeypatch):
@@ -95,7 +95,8 @@ def test_a_real_browser_scores_a_customer_through_the_form(real_build, tmp_path)
         [
             sys.executable,
             "-m",
-            "cc_segmentation.dashboard",
+            "cc_segmentation",
+            "dashboard",
             "--server.headless",
             "true",
             "--server.port",

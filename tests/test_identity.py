@@ -1,11 +1,11 @@
-"""Unit tests of cc_segmentation.identity on hand-made fits."""
+"""Unit tests of cc_segmentation.segmentation.identity on hand-made fits."""
 
 import json
 from datetime import datetime
 
 import pandas as pd
 
-from cc_segmentation.identity import track_segments
+from cc_segmentation.segmentation.identity import track_segments
 
 SIGNATURES = pd.DataFrame(
     {

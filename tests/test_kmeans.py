@@ -1,10 +1,10 @@
-"""Unit tests of cc_segmentation.kmeans on toy data with known answers."""
+"""Unit tests of cc_segmentation.segmentation.kmeans on toy data with known answers."""
 
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from cc_segmentation.kmeans import (
+from cc_segmentation.segmentation.kmeans import (
     canonical_order,
     distinct_profiles,
     fit_kmeans,

@@ -1,4 +1,4 @@
-"""Unit tests of cc_segmentation.outliers and .core_samples on toy data with
+"""Unit tests of segmentation.outliers and .core_samples on toy data with
 known answers, checked against brute-force numpy rather than against
 scikit-learn alone, and a build of the outlier models above their sample
 size."""
@@ -12,9 +12,9 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.sparse.csgraph import connected_components
 from sklearn.cluster import DBSCAN
 
-import cc_segmentation.core_samples as core_samples
-from cc_segmentation.core_samples import CoreSampleLabeller, label_batches
-from cc_segmentation.outliers import (
+import cc_segmentation.segmentation.core_samples as core_samples
+from cc_segmentation.segmentation.core_samples import CoreSampleLabeller, label_batches
+from cc_segmentation.segmentation.outliers import (
     choose_eps,
     dbscan_outliers,
     k_distances,

@@ -1,10 +1,10 @@
-"""Unit tests of cc_segmentation.personas on hand-made catalogues."""
+"""Unit tests of cc_segmentation.segmentation.personas on hand-made catalogues."""
 
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from cc_segmentation.personas import match_personas
+from cc_segmentation.segmentation.personas import match_personas
 
 
 def _centroids(points):

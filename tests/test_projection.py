@@ -1,11 +1,11 @@
-"""Unit tests of cc_segmentation.projection: a known PCA, and scikit-learn's."""
+"""Unit tests of segmentation.projection: a known PCA, and scikit-learn's."""
 
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 from sklearn.decomposition import PCA
 
-from cc_segmentation.projection import pca_from_covariance
+from cc_segmentation.segmentation.projection import pca_from_covariance
 
 
 def test_points_on_a_diagonal_line():

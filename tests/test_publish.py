@@ -7,6 +7,7 @@ history of incremental models, never a copy of the file)."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -20,14 +21,15 @@ import duckdb
 import pytest
 from conftest import REPO
 
-from cc_segmentation.build import carry_over, staging_path
+from cc_segmentation.build.runner import carry_over, lock_path, staging_path
 
 
 def build_command(workdir: Path, raw_path: Path, **dbt_vars) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "cc_segmentation.build",
+        "cc_segmentation",
+        "build",
         "--profiles-dir", str(REPO),
         "--project-dir", str(REPO),
         "--target-path", str(workdir / "target"),
@@ -428,36 +430,6 @@ def alive(pids: list[int]) -> list[int]:
     return living
 
 
-# A child of the dbt process that, like a library's worker pool, does not
-# die with its parent: started by a sitecustomize module in the process that
-# imports dbt's DuckDB adapter, whichever process that is.
-LINGERING_CHILD = textwrap.dedent(
-    """
-    import os, signal, subprocess, sys, threading, time
-    until = os.environ.get("CC_TEST_LINGER_UNTIL")
-    CHILD = (
-        "import os, signal, sys, time\\n"
-        "signal.signal(signal.SIGHUP, signal.SIG_IGN)\\n"
-        "deadline = time.time() + 300\\n"
-        "while not os.path.exists(sys.argv[1]) and time.time() < deadline:\\n"
-        "    time.sleep(0.1)\\n"
-    )
-    def linger():
-        while "dbt.adapters.duckdb" not in sys.modules:
-            time.sleep(0.05)
-        del os.environ["CC_TEST_LINGER_UNTIL"]  # one lingering child
-        subprocess.Popen(
-            [sys.executable, "-c", CHILD, until, "lingering-build-child"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-    if until:
-        threading.Thread(target=linger, daemon=True).start()
-    """
-)
-
-
 def command_line(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="ignore")
@@ -465,51 +437,76 @@ def command_line(pid: int) -> str:
         return ""
 
 
-def test_kill_9_of_the_build_command_leaves_nothing_running_beside_a_new_build(
+def test_kill_9_of_the_build_command_ends_the_build_and_frees_the_next_one(
     published, tmp_path, real_csv
 ):
     before = published.read_bytes()
-    hooks = tmp_path / "hooks"
-    hooks.mkdir()
-    (hooks / "sitecustomize.py").write_text(LINGERING_CHILD)
-    release = tmp_path / "release"
+    exports_before = snapshot(exports_of(published))
     workdir = tmp_path / "killed"
-    env = build_env(published, workdir)
-    env["PYTHONPATH"] = os.pathsep.join([str(hooks), env.get("PYTHONPATH", "")])
-    env["CC_TEST_LINGER_UNTIL"] = str(release)
     build = subprocess.Popen(
         build_command(workdir, real_csv, n_clusters=6),
         cwd=REPO,
-        env=env,
+        env=build_env(published, workdir),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     wait_for_log(workdir, "int_kmeans_fit", build)
     tree = descendants(build.pid)
-    lingering = [p for p in tree if "lingering-build-child" in command_line(p)]
-    assert len(lingering) == 1, [command_line(p) for p in tree]
-    try:
-        build.kill()  # kill -9 of the command alone, not of its group
-        build.wait(timeout=30)
-        deadline = time.time() + 10
-        while alive(tree) != lingering and time.time() < deadline:
-            time.sleep(0.1)
-        # dbt and every other child ended with the command
-        assert alive(tree) == lingering, [command_line(p) for p in alive(tree)]
-        beside = run_build(published, tmp_path / "beside", real_csv, n_clusters=6)
-        assert beside.returncode == 75, beside.stdout[-3000:] + beside.stderr
-        assert "still running" in beside.stderr
-        assert f"PIDs {lingering[0]}" in beside.stderr
-        assert published.read_bytes() == before
-    finally:
-        release.touch()
-    deadline = time.time() + 30
+    # dbt runs in the command itself: no second build process below it
+    assert [p for p in tree if "cc_segmentation" in command_line(p)] == []
+    build.kill()  # kill -9 of the command alone, not of its group
+    build.wait(timeout=30)
+    # what the libraries started (multiprocessing's resource tracker) ends
+    # by itself once the build is gone
+    deadline = time.time() + 10
     while alive(tree) and time.time() < deadline:
         time.sleep(0.1)
-    assert alive(tree) == []  # nothing keeps running
+    assert alive(tree) == [], [command_line(p) for p in alive(tree)]
+    assert published.read_bytes() == before
+    assert snapshot(exports_of(published)) == exports_before
+    # the kernel dropped the lock with the process: the next build runs now
     again = run_build(published, tmp_path / "again", real_csv, n_clusters=6)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-2000:]
+    assert "another build" not in again.stderr
     assert current_model(published)[1] == 8950
+
+
+def test_ctrl_c_stops_the_build_and_leaves_nothing_behind(
+    published, tmp_path, real_csv
+):
+    before = published.read_bytes()
+    exports_before = snapshot(exports_of(published))
+    workdir = tmp_path / "interrupted"
+    build = subprocess.Popen(
+        build_command(workdir, real_csv, n_clusters=6),
+        cwd=REPO,
+        env=build_env(published, workdir),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # as in a terminal, even when pytest runs in the background (nohup,
+        # `&`), where the build would inherit SIGINT ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    wait_for_log(workdir, "int_kmeans_fit", build)
+    build.send_signal(signal.SIGINT)
+    stdout, stderr = build.communicate(timeout=120)
+    assert build.returncode == 130, stdout[-3000:] + stderr
+    assert "the build was interrupted" in stderr
+    assert published.read_bytes() == before
+    assert snapshot(exports_of(published)) == exports_before
+    hidden = {p.name for p in published.parent.iterdir() if p.name.startswith(".")}
+    assert hidden <= {".segmentation.build.lock", ".exports.previous"}, hidden
+
+
+def test_a_second_build_of_the_same_warehouse_refuses_at_once(tmp_path, real_csv):
+    warehouse = tmp_path / "segmentation.duckdb"
+    with open(lock_path(warehouse), "a") as lock:  # what a running build holds
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        second = run_build(warehouse, tmp_path / "second", real_csv)
+    assert second.returncode == 75, second.stdout[-3000:] + second.stderr
+    assert f"another build of {warehouse} is running" in second.stderr
+    assert not warehouse.exists() and not staging_path(warehouse).exists()
 
 
 HOLDER = textwrap.dedent(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 
-from cc_segmentation.reports import write_reports
+from cc_segmentation.apps.reports import write_reports
 
 
 def png_size(path):

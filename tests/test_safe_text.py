@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from pandas.testing import assert_frame_equal
 
-from cc_segmentation.safe_text import csv_safe, markdown_text
+from cc_segmentation.apps.safe_text import csv_safe, markdown_text
 
 
 def test_markdown_text_escapes_every_ascii_punctuation_character():

@@ -1,4 +1,4 @@
-"""Tests of the synthetic sample generator (``cc_segmentation.sample``).
+"""Tests of the synthetic sample generator (``cc_segmentation.data.sample``).
 
 Statistical comparisons use figures computed here from the real file, never
 hard-coded ones, so they follow the data if it is ever corrected.
@@ -16,7 +16,7 @@ from conftest import FREQUENCIES as CAPPED_FREQUENCIES
 from conftest import MONEY, REAL_CSV
 
 from cc_segmentation import RAW_COLUMNS
-from cc_segmentation import sample as gen
+from cc_segmentation.data import sample as gen
 
 N_ROWS = 20_000
 # the shares in [0, 1]: the five frequencies and the share of full payments

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from cc_segmentation.scoring import score
+from cc_segmentation.apps.scoring import score
 
 
 @pytest.mark.parametrize("given", ["path", "dataframe"])

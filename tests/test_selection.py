@@ -1,11 +1,11 @@
-"""Unit tests of cc_segmentation.selection on toy data with known answers."""
+"""Unit tests of segmentation.selection on toy data with known answers."""
 
 import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from cc_segmentation.selection import (
+from cc_segmentation.segmentation.selection import (
     choose_k,
     silhouette,
     silhouette_table,

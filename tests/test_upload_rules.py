@@ -23,9 +23,9 @@ from streamlit.testing.v1 import AppTest
 
 import cc_segmentation
 from cc_segmentation import RAW_COLUMNS
-from cc_segmentation.scoring import score
+from cc_segmentation.apps.scoring import score
 
-APP = str(Path(cc_segmentation.__file__).with_name("app.py"))
+APP = str(Path(cc_segmentation.__file__).parent / "apps" / "dashboard.py")
 N_REAL = 300
 IMAGE_ID = "![x](http://127.0.0.1:9/id.png)"
 IMAGE_CELL = "![b](http://127.0.0.1:9/cell.png)"
@@ -416,7 +416,7 @@ def test_a_bad_upload_is_one_error_naming_the_file(dashboard, content, message):
 
 
 def test_the_upload_limit_is_enforced_and_named(dashboard, monkeypatch):
-    monkeypatch.setattr("cc_segmentation.scoring.MAX_ROWS", 2)
+    monkeypatch.setattr("cc_segmentation.apps.scoring.MAX_ROWS", 2)
     rows = [ROW.replace("C1", f"C{i}") for i in range(3)]
     content = "\n".join([HEADER, *rows])
     upload(dashboard, "three.csv", content.encode())

@@ -1,8 +1,19 @@
-"""Pure functions behind the credit-card segmentation pipeline.
+"""Credit-card customer segmentation with dbt, DuckDB and scikit-learn.
 
-The dbt Python models under ``dbt_project/models`` are thin shells over the
-functions in this package; everything here is importable and unit-tested on
-toy data.
+The package is in layers, one folder a concern:
+
+- :mod:`cc_segmentation.segmentation`: the pure functions behind the
+  pipeline; the dbt Python models under ``dbt_project/models`` are thin
+  shells over them and import nothing else;
+- :mod:`cc_segmentation.build`: ``dbt build`` into a private warehouse,
+  published atomically;
+- :mod:`cc_segmentation.apps`: the dashboard, the PNG reports and scoring
+  of uploaded customers, over the published warehouse;
+- :mod:`cc_segmentation.data`: the synthetic sample and its calibration.
+
+This root holds only what every layer shares (the raw columns, a SQL
+literal, the import lock) and the ``cc-segmentation`` command
+(:mod:`cc_segmentation.cli`).  Its import is cheap: it imports no layer.
 """
 
 import threading

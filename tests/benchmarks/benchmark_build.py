@@ -1,6 +1,6 @@
 """Wall time, peak memory and slowest models of a whole build (not a test: it prints).
 
-Each data set is built with the build wrapper, `python -m cc_segmentation.build`
+Each data set is built with the build wrapper, `cc-segmentation build`
 (every model and dbt test), into a fresh temporary warehouse, then rebuilt
 unchanged (the everyday build: the k scan and the fit are reused).
 
@@ -10,7 +10,7 @@ Usage, from the repository root:
     python tests/benchmarks/benchmark_build.py --rows 1000000 10000000
     python tests/benchmarks/benchmark_build.py --raw-path my.parquet
 
-Generated files come from `cc_segmentation.sample` (seed 42). Peak RSS is
+Generated files come from `cc_segmentation.data.sample` (seed 42). Peak RSS is
 the largest resident set of the build process and its children, from
 `os.wait4`.  Machines here are shared: the load average is printed with
 every figure.
@@ -109,7 +109,7 @@ def main() -> None:
             raw_path = (args.raw_path or REAL_CSV).resolve()
             report(raw_path.name, raw_path, tmp, dbt_vars, args.top, args.rebuild)
         for rows in args.rows:
-            from cc_segmentation.sample import write_sample
+            from cc_segmentation.data.sample import write_sample
 
             raw_path = tmp / f"sample_{rows}.parquet"
             started = time.perf_counter()

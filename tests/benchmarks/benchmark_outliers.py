@@ -46,8 +46,8 @@ import numpy as np
 from sklearn.cluster import DBSCAN
 from sklearn.neighbors import NearestNeighbors
 
-from cc_segmentation.outliers import choose_eps
-from cc_segmentation.warehouse import model_features
+from cc_segmentation.segmentation.outliers import choose_eps
+from cc_segmentation.segmentation.warehouse import model_features
 
 REPO = Path(__file__).resolve().parents[2]
 MODELS = (
@@ -188,7 +188,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="cc-bench-outliers-") as tmp:
         tmp = Path(tmp)
         if args.rows:
-            from cc_segmentation.sample import write_sample
+            from cc_segmentation.data.sample import write_sample
 
             raw_path = tmp / "sample.parquet"
             write_sample(raw_path, n_rows=args.rows, seed=42)

@@ -1,4 +1,4 @@
-"""DBSCAN labels of the customers outside its sample (see cc_segmentation.outliers).
+"""DBSCAN labels of the customers outside its sample (see segmentation.outliers).
 
 Each customer that int_dbscan_sample_labels did not fit takes the label of a
 core sample within eps, or is noise without one: how DBSCAN labels a new
@@ -11,8 +11,15 @@ import time
 from cc_segmentation import import_lock
 
 with import_lock:  # one thread imports at a time: see cc_segmentation.import_lock
-    from cc_segmentation.core_samples import CoreSampleLabeller, label_batches
-    from cc_segmentation.warehouse import feature_matrix, log, model_features
+    from cc_segmentation.segmentation.core_samples import (
+        CoreSampleLabeller,
+        label_batches,
+    )
+    from cc_segmentation.segmentation.warehouse import (
+        feature_matrix,
+        log,
+        model_features,
+    )
 
 BATCH_ROWS = 100_000
 

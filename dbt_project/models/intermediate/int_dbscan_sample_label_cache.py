@@ -1,4 +1,4 @@
-"""DBSCAN on the fixed-seed sample (thin shell, see cc_segmentation.outliers).
+"""DBSCAN on the fixed-seed sample (thin shell, see segmentation.outliers).
 
 Exact DBSCAN on the first dbscan_max_rows customers of int_customers_sampled,
 which is every customer on smaller files, rows sorted by cust_id.  Its core
@@ -14,7 +14,7 @@ from cc_segmentation import import_lock
 with import_lock:  # one thread imports at a time: see cc_segmentation.import_lock
     import pandas as pd
 
-    from cc_segmentation.warehouse import (
+    from cc_segmentation.segmentation.warehouse import (
         feature_matrix,
         log,
         model_features,
@@ -42,7 +42,7 @@ def model(dbt, session):
         return stored
 
     with import_lock:
-        from cc_segmentation.outliers import dbscan_outliers
+        from cc_segmentation.segmentation.outliers import dbscan_outliers
 
     features = model_features(dbt.ref("feature_scaling"))
     max_rows = int(dbt.config.get("dbscan_max_rows"))

@@ -1,4 +1,4 @@
-"""Score every candidate k (thin shell, see cc_segmentation.selection).
+"""Score every candidate k (thin shell, see cc_segmentation.segmentation.selection).
 
 Incremental: every scan is kept under its k_scan_key (input fingerprint and
 scan settings, int_fit_input_fingerprint).  A build whose key is already
@@ -8,7 +8,7 @@ stored reuses that scan instead of running it again, and says so in the log.
 from cc_segmentation import import_lock
 
 with import_lock:  # one thread imports at a time: see cc_segmentation.import_lock
-    from cc_segmentation.warehouse import (
+    from cc_segmentation.segmentation.warehouse import (
         log,
         model_features,
         reuse_if_stored,
@@ -35,8 +35,8 @@ def model(dbt, session):
         return stored
 
     with import_lock:
-        from cc_segmentation.kmeans import distinct_profiles
-        from cc_segmentation.selection import choose_k, evaluate_k_range
+        from cc_segmentation.segmentation.kmeans import distinct_profiles
+        from cc_segmentation.segmentation.selection import choose_k, evaluate_k_range
 
     # Above k_selection_max_rows the scan runs on the fixed-seed sample.
     features = model_features(dbt.ref("feature_scaling"))

@@ -1,4 +1,4 @@
-"""KMeans on the fixed-seed sample (thin shell, see cc_segmentation.kmeans).
+"""KMeans on the fixed-seed sample (thin shell, see segmentation.kmeans).
 
 Incremental: every fit is kept under its model_id (int_kmeans_fit_settings:
 the input fingerprint and every setting).  A build whose model_id is
@@ -11,7 +11,11 @@ customer in SQL.
 from cc_segmentation import import_lock
 
 with import_lock:  # one thread imports at a time: see cc_segmentation.import_lock
-    from cc_segmentation.warehouse import log, reuse_if_stored, sample_matrix
+    from cc_segmentation.segmentation.warehouse import (
+        log,
+        reuse_if_stored,
+        sample_matrix,
+    )
 
 
 def model(dbt, session):
@@ -38,7 +42,7 @@ def model(dbt, session):
         return stored
 
     with import_lock:
-        from cc_segmentation.kmeans import fit_segmentation
+        from cc_segmentation.segmentation.kmeans import fit_segmentation
 
     features = settings["features"].split(",")
     matrix = sample_matrix(

@@ -1,4 +1,4 @@
-"""PCA of the model matrix (thin shell, see cc_segmentation.projection).
+"""PCA of the model matrix (thin shell, see cc_segmentation.segmentation.projection).
 
 The covariance matrix comes from SQL (int_feature_covariance, every
 customer); only its 17 x 17 eigen-decomposition runs here.
@@ -9,7 +9,7 @@ from cc_segmentation import import_lock
 with import_lock:  # one thread imports at a time: see cc_segmentation.import_lock
     import numpy as np
 
-    from cc_segmentation.projection import pca_from_covariance
+    from cc_segmentation.segmentation.projection import pca_from_covariance
 
 
 def model(dbt, session):

@@ -1,4 +1,4 @@
-"""Stable segment ids and personas across fits (see cc_segmentation.identity).
+"""Stable segment ids and personas across fits (see segmentation.identity).
 
 Incremental: each build replaces the current model's rows and keeps every
 earlier fit's, so the next fit can be matched to this one.
@@ -7,7 +7,7 @@ earlier fit's, so the next fit can be matched to this one.
 from cc_segmentation import import_lock
 
 with import_lock:  # one thread imports at a time: see cc_segmentation.import_lock
-    from cc_segmentation.identity import track_segments
+    from cc_segmentation.segmentation.identity import track_segments
 
 
 def model(dbt, session):

@@ -1,4 +1,4 @@
-"""Silhouette of the fitted segmentation (thin shell, see cc_segmentation.selection).
+"""Silhouette of the fitted segmentation (thin shell, see segmentation.selection).
 
 Silhouette compares every pair of rows, so it runs on the fixed-seed sample:
 every customer up to silhouette_max_rows (exact), that many above.
@@ -12,7 +12,7 @@ holds the current key's rows.
 from cc_segmentation import import_lock
 
 with import_lock:  # one thread imports at a time: see cc_segmentation.import_lock
-    from cc_segmentation.warehouse import (
+    from cc_segmentation.segmentation.warehouse import (
         feature_matrix,
         model_features,
         reuse_if_stored,
@@ -41,7 +41,7 @@ def model(dbt, session):
         return stored
 
     with import_lock:
-        from cc_segmentation.selection import silhouette_table
+        from cc_segmentation.segmentation.selection import silhouette_table
 
     features = model_features(dbt.ref("feature_scaling"))
     assigned = dbt.ref("int_customers_assigned").project("cust_id, segment_id")

@@ -1,6 +1,6 @@
 """Pictures of the segmentation, written as PNG files.
 
-``python -m cc_segmentation.reports`` reads the published warehouse
+``cc-segmentation reports`` reads the published warehouse
 (read-only) and writes under ``warehouse/reports/``:
 
 - ``k_selection.png``: inertia, silhouette, Davies-Bouldin and stability
@@ -213,26 +213,50 @@ def write_reports(warehouse: Path, out_dir: Path) -> list[Path]:
     return paths
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description="Write the segmentation's PNG reports."
-    )
+DESCRIPTION = (
+    "Write the segmentation's PNG reports (k selection, PCA map, segment "
+    "profiles and sizes) from the published warehouse, read-only."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command's options, for :func:`main` and ``cc-segmentation reports``."""
     parser.add_argument(
         "--warehouse",
         type=Path,
         default=Path(os.environ.get("CC_SEGMENTATION_WAREHOUSE", DEFAULT_WAREHOUSE)),
+        help="the published warehouse (default: $CC_SEGMENTATION_WAREHOUSE or "
+        f"{DEFAULT_WAREHOUSE})",
     )
-    parser.add_argument("--out", type=Path, default=Path("warehouse/reports"))
-    args = parser.parse_args()
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("warehouse/reports"),
+        help="directory for the PNG files (default: %(default)s)",
+    )
+
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Write the reports the parsed ``args`` ask for."""
     if not args.warehouse.exists():
         parser.exit(
             1,
             f"{args.warehouse} does not exist: build it first "
-            "(python -m cc_segmentation.build, see README).\n",
+            "(cc-segmentation build, see README).\n",
         )
     for path in write_reports(args.warehouse, args.out):
         print(f"wrote {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; see the module docstring."""
+    parser = argparse.ArgumentParser(
+        prog="cc-segmentation reports", description=DESCRIPTION
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv), parser)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -1,6 +1,6 @@
 """Calibration statistics for the synthetic sample generator.
 
-The generator in :mod:`cc_segmentation.sample` is a Gaussian copula: correlated
+The generator in :mod:`cc_segmentation.data.sample` is a Gaussian copula: correlated
 normals are mapped to uniforms and then through each measure's empirical
 quantile function.  This module computes, from the real ``cc_general.csv``, the
 only inputs it needs:
@@ -24,8 +24,8 @@ changing them.
 
 Usage::
 
-    python -m cc_segmentation.calibration ../shared/data/cc_general.csv \\
-        --out models_py/cc_segmentation/sample_calibration.json
+    cc-segmentation calibrate ../shared/data/cc_general.csv \\
+        --out models_py/cc_segmentation/data/sample_calibration.json
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ def fit_latent_correlation(
         ``PURCHASES`` excluded) on the simulated sample.
     """
     # Imported here: the generator itself loads calibrations, not the reverse.
-    from cc_segmentation.sample import _nearest_correlation, generate_chunks
+    from cc_segmentation.data.sample import _nearest_correlation, generate_chunks
 
     start = np.asarray(calibration["correlation"], dtype=float)
     latent = start
@@ -274,7 +274,7 @@ def compute_calibration(csv_path: str | Path, *, fit: bool = True) -> dict[str, 
     calibration = {
         "description": (
             "Aggregate statistics of the real credit-card file used to calibrate "
-            "cc_segmentation.sample (Gaussian copula). No row-level data."
+            "cc_segmentation.data.sample (Gaussian copula). No row-level data."
         ),
         "source": {
             "file": csv_path.name,
@@ -326,13 +326,13 @@ def _to_json(obj: Any, indent: int = 0) -> str:
     return json.dumps(obj)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point; see the module docstring."""
-    parser = argparse.ArgumentParser(
-        prog="python -m cc_segmentation.calibration",
-        description="Compute sample-generator calibration statistics from the "
-        "real cc_general.csv.",
-    )
+DESCRIPTION = (
+    "Compute sample-generator calibration statistics from the real cc_general.csv."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command's options, for :func:`main` and ``cc-segmentation calibrate``."""
     parser.add_argument("csv_path", type=Path, help="path of the real cc_general.csv")
     parser.add_argument(
         "--out", type=Path, default=None, help="output JSON path (default: stdout)"
@@ -342,8 +342,10 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="skip fitting the latent correlation matrix (fast, less faithful)",
     )
-    args = parser.parse_args(argv)
 
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Compute the calibration the parsed ``args`` ask for and write it."""
     text = _to_json(compute_calibration(args.csv_path, fit=not args.no_fit)) + "\n"
     if args.out is None:
         sys.stdout.write(text)
@@ -351,6 +353,15 @@ def main(argv: list[str] | None = None) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text, encoding="utf-8")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; see the module docstring."""
+    parser = argparse.ArgumentParser(
+        prog="cc-segmentation calibrate", description=DESCRIPTION
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv), parser)
 
 
 if __name__ == "__main__":

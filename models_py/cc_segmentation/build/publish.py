@@ -1,7 +1,7 @@
 """Checks and renames that publish a build: the warehouse file and its exports.
 
 A build writes a new warehouse file and a new export directory beside the
-published ones; :mod:`cc_segmentation.build` calls these functions to check
+published ones; :mod:`cc_segmentation.build.runner` calls these functions to check
 that the published warehouse may be read and replaced, and to put both new
 versions in place.
 
@@ -40,7 +40,7 @@ from cc_segmentation import sql_literal
 BUSY = 75
 NEEDS_ATTENTION = 2
 FULL_REFRESH_HINT = (
-    "rebuild it from scratch with `python -m cc_segmentation.build "
+    "rebuild it from scratch with `cc-segmentation build "
     "--full-refresh` (this starts the segment history afresh) or restore it "
     "from a backup"
 )

@@ -7,7 +7,7 @@ with the same header, types and statistical shape.
 Method
 ------
 A Gaussian copula calibrated on the real file (``sample_calibration.json``,
-produced by :mod:`cc_segmentation.calibration`), followed by the real file's
+produced by :mod:`cc_segmentation.data.calibration`), followed by the real file's
 logical rules:
 
 1. draw standard normals and correlate them with the Cholesky factor of the
@@ -48,7 +48,7 @@ byte-identical for the same ``chunk_size``.
 
 Usage::
 
-    python -m cc_segmentation.sample --rows 8950 --seed 42 \\
+    cc-segmentation sample --rows 8950 --seed 42 \\
         --out warehouse/raw/cc_general_sample.csv
 """
 
@@ -249,7 +249,7 @@ def load_calibration(path: str | Path | None = None) -> dict[str, Any]:
     Parameters
     ----------
     path : str or pathlib.Path, optional
-        JSON file written by :mod:`cc_segmentation.calibration`.  Defaults to
+        JSON file written by :mod:`cc_segmentation.data.calibration`.  Defaults to
         the ``sample_calibration.json`` shipped with the package.
 
     Returns
@@ -259,7 +259,7 @@ def load_calibration(path: str | Path | None = None) -> dict[str, Any]:
     """
     if path is None:
         text = (
-            resources.files("cc_segmentation")
+            resources.files("cc_segmentation.data")
             .joinpath(_CALIBRATION_FILE)
             .read_text(encoding="utf-8")
         )
@@ -604,13 +604,14 @@ def write_sample(
     return path
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point; see the module docstring."""
-    parser = argparse.ArgumentParser(
-        prog="python -m cc_segmentation.sample",
-        description="Write a synthetic credit-card sample calibrated on the real "
-        "cc_general.csv (CSV, or Parquet for a .parquet suffix).",
-    )
+DESCRIPTION = (
+    "Write a synthetic credit-card sample calibrated on the real "
+    "cc_general.csv (CSV, or Parquet for a .parquet suffix)."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command's options, for :func:`main` and ``cc-segmentation sample``."""
     parser.add_argument("--rows", type=int, default=8950, help="number of rows")
     parser.add_argument("--seed", type=int, default=42, help="random seed (>= 0)")
     parser.add_argument(
@@ -629,13 +630,25 @@ def main(argv: list[str] | None = None) -> int:
         dest="fmt",
         help="output format (default: from the suffix)",
     )
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Write the sample the parsed ``args`` ask for."""
     try:
         out = write_sample(args.out, args.rows, args.seed, args.chunk_size, args.fmt)
     except (TypeError, ValueError) as exc:
         parser.error(str(exc))
     print(f"wrote {args.rows} rows to {out}", file=sys.stderr)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; see the module docstring."""
+    parser = argparse.ArgumentParser(
+        prog="cc-segmentation sample", description=DESCRIPTION
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv), parser)
 
 
 if __name__ == "__main__":

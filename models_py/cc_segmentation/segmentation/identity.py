@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
-from cc_segmentation.personas import match_personas, signature_matrix
+from cc_segmentation.segmentation.personas import match_personas, signature_matrix
 
 #: Column types, fixed so that the incremental table keeps one schema even
 #: when a batch has only NULLs in a column (e.g. no previous model).
@@ -114,7 +114,7 @@ def track_segments(
 
     1. No earlier fit, or one on other features: every segment is
        ``'first fit'``; ids are the fit's (1 = largest) and personas come
-       from :func:`cc_segmentation.personas.match_personas`.
+       from :func:`cc_segmentation.segmentation.personas.match_personas`.
     2. Otherwise new and previous centroids are paired one to one by
        :func:`scipy.optimize.linear_sum_assignment` on their Euclidean
        distance in standardized units.  A pair closer than

@@ -1,5 +1,5 @@
 """The segmentation dashboard (Streamlit).  Start it with
-``python -m cc_segmentation.dashboard``; it reads the published warehouse
+``cc-segmentation dashboard``; it reads the published warehouse
 through short-lived read-only connections, so it never blocks a build and
 picks up each new build on the next rerun.
 
@@ -20,7 +20,7 @@ import pandas as pd
 import streamlit as st
 
 from cc_segmentation import RAW_COLUMNS, sql_literal
-from cc_segmentation.reports import (
+from cc_segmentation.apps.reports import (
     figure_k_selection,
     figure_pca_map,
     figure_profiles,
@@ -28,8 +28,8 @@ from cc_segmentation.reports import (
     read_tables,
     segment_colours,
 )
-from cc_segmentation.safe_text import csv_safe, markdown_text
-from cc_segmentation.scoring import MAX_ROWS, read_customers_csv, score
+from cc_segmentation.apps.safe_text import csv_safe, markdown_text
+from cc_segmentation.apps.scoring import MAX_ROWS, read_customers_csv, score
 
 WAREHOUSE = Path(
     os.environ.get("CC_SEGMENTATION_WAREHOUSE", "warehouse/segmentation.duckdb")
@@ -68,7 +68,7 @@ if not WAREHOUSE.exists():
     st.error(
         f"No warehouse at {markdown_text(WAREHOUSE)} yet. Build it first, from "
         "the repository "
-        "root: `python -m cc_segmentation.build` (see the README Quickstart), "
+        "root: `cc-segmentation build` (see the README Quickstart), "
         "or set CC_SEGMENTATION_WAREHOUSE to a built warehouse."
     )
     st.stop()

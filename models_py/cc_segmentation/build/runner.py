@@ -1,20 +1,24 @@
 """Build a fresh warehouse beside the published one and publish it atomically.
 
-``python -m cc_segmentation.build [dbt build options]`` runs ``dbt build``
-(with ``dbtRunner``) on a new, private warehouse file and a new, private
-export directory and, only if every model and test passes, puts both in
-place of the published ones.  So:
+``cc-segmentation build [dbt build options]`` (also
+``python -m cc_segmentation.build``) runs ``dbt build`` with dbt's
+programmatic ``dbtRunner``, in this process, on a new, private warehouse file
+and a new, private export directory and, only if every model and test passes,
+puts both in place of the published ones.  So:
 
 - a build never fails because a dashboard or an analyst holds the published
   warehouse open (read-only connections do not lock the new file);
 - a reader never sees a half-built warehouse: connections opened before the
   rename keep reading the previous file, new ones get the complete new one;
   the export directory is exchanged in one step
-  (:mod:`cc_segmentation.publish`), so its files all come from one build;
+  (:mod:`cc_segmentation.build.publish`), so its files all come from one build;
 - a build that fails or is killed leaves the published warehouse and its
   exports as they were (the new ones are discarded, or by the next build);
 - a build refuses to publish over a warehouse another process holds
-  read-write, or one beside a leftover write-ahead log, and says so.
+  read-write, or one beside a leftover write-ahead log, or one that is
+  damaged, and says so;
+- two builds of one warehouse never run at once: a build holds an exclusive
+  lock on a lock file beside the warehouse, and a second one refuses.
 
 The new file starts empty except for the tables whose rows outlive a build:
 those of incremental models and snapshots (segmentation_models, the segment
@@ -25,32 +29,31 @@ build that selects only some nodes (``--select``, ``--exclude``, ...) needs
 the rest of the warehouse, so it starts from a copy of the published file
 (and of its exports).
 
-The command itself only holds the lock (a lock file beside the warehouse)
-and supervises: dbt runs in a child process, in a process group of its own,
-that inherits the lock and is killed by the kernel when the command dies,
-even by ``kill -9``.  The lock file records that group, and a build does not
-start while any process of an earlier build's group lives.
+A build is one process.  The lock is a ``flock`` on an open file, which the
+kernel releases when the process ends, however it ends: after a ``kill -9``
+the next build starts at once, and the files the killed one left (its
+private warehouse and exports) are deleted by it.  The only processes a build
+starts are the libraries' own: ``uname`` and ``lscpu`` (platform and CPU
+queries, waited for) and multiprocessing's resource tracker, which dbt's
+adapter starts for its connection lock.  The tracker inherits no lock and
+opens no warehouse, and it ends by itself when the build's end closes its
+pipe.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import fcntl
 import gc
 import os
 import shutil
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
 
 from cc_segmentation import sql_literal
-from cc_segmentation.publish import (
+from cc_segmentation.build.publish import (
     BUSY,
     FULL_REFRESH_HINT,
     PublishRefused,
@@ -67,18 +70,25 @@ if TYPE_CHECKING:
     from dbt.cli.main import dbtRunnerResult
     from dbt.contracts.graph.manifest import Manifest
 
-PROGRAM = "python -m cc_segmentation.build"
+PROGRAM = "cc-segmentation build"
+DESCRIPTION = (
+    "Build the warehouse with dbt build into a private file and, if every "
+    "model and test passes, publish it and its exports atomically."
+)
+EPILOG = (
+    "Every other option goes to `dbt build` (see `dbt build --help`), e.g. "
+    "--select, --exclude, --full-refresh, --vars '{raw_path: FILE}', "
+    "--target-path, --log-path. The warehouse is $CC_SEGMENTATION_WAREHOUSE "
+    "(default warehouse/segmentation.duckdb), the exports "
+    "$CC_SEGMENTATION_EXPORTS (default warehouse/exports). Exit codes: 0 "
+    "published, 1 a model or test failed, 2 a dbt error, a bad option or a "
+    "warehouse that needs attention, 75 busy (another build of it, or a "
+    "read-write connection), 130 interrupted."
+)
 DEFAULT_WAREHOUSE = "warehouse/segmentation.duckdb"
 WAREHOUSE_VARIABLE = "CC_SEGMENTATION_WAREHOUSE"
 DEFAULT_EXPORTS = "warehouse/exports"
 EXPORTS_VARIABLE = "CC_SEGMENTATION_EXPORTS"
-# Set for the child that runs dbt: "<lock fd>:<supervisor pid>".
-WORKER_VARIABLE = "_CC_SEGMENTATION_BUILD_WORKER"
-PR_SET_PDEATHSIG = 1
-PR_SET_CHILD_SUBREAPER = 36
-# How long processes of a finished build may take to end by themselves
-# (multiprocessing's resource tracker ends when its pipe closes).
-GRACE_SECONDS = 5.0
 # Options that make dbt build only part of the project.
 SELECTION_OPTIONS = (
     "select",
@@ -179,7 +189,13 @@ def carry_over(
 
 
 def _exit_code(result: dbtRunnerResult) -> int:
-    """The code ``dbt`` itself would exit with for this dbtRunner result."""
+    """The code ``dbt`` itself would exit with for this dbtRunner result.
+
+    Ctrl-C while dbt runs comes back as the result's exception; it is raised
+    again, so that an interrupted build says so (see :func:`run`).
+    """
+    if isinstance(result.exception, KeyboardInterrupt):
+        raise result.exception
     if result.success:
         return 0
     return 2 if result.exception is not None else 1
@@ -188,7 +204,7 @@ def _exit_code(result: dbtRunnerResult) -> int:
 def build(dbt_args: list[str], published: Path, exports: Path) -> int:
     """Run ``dbt build`` into a new warehouse and publish it on success.
 
-    Called with the build lock held (see :func:`supervise`).
+    Called with the build lock held (see :func:`run`).
 
     Parameters
     ----------
@@ -233,18 +249,19 @@ def build(dbt_args: list[str], published: Path, exports: Path) -> int:
     before = _identity(published)
     exports_staging = prepare_exports_staging(exports, selects_part)
     previous = {name: os.environ.get(name) for name in BUILD_VARIABLES}
-    os.environ[WAREHOUSE_VARIABLE] = str(staging)  # profiles.yml reads them
-    os.environ[EXPORTS_VARIABLE] = str(exports_staging)
+    # One try from here: an interrupted build also leaves nothing behind.
     try:
-        code = _build_staging(options, dbt_args, published, staging, selects_part)
-    finally:
-        _close_dbt_database()
-        for name, value in previous.items():
-            if value is None:
-                del os.environ[name]
-            else:
-                os.environ[name] = value
-    try:
+        os.environ[WAREHOUSE_VARIABLE] = str(staging)  # profiles.yml reads them
+        os.environ[EXPORTS_VARIABLE] = str(exports_staging)
+        try:
+            code = _build_staging(options, dbt_args, published, staging, selects_part)
+        finally:
+            _close_dbt_database()
+            for name, value in previous.items():
+                if value is None:
+                    del os.environ[name]
+                else:
+                    os.environ[name] = value
         if code != 0:
             print(
                 f"dbt build failed: {published} and {exports} were left as they were",
@@ -352,158 +369,58 @@ def _build_staging(
     return _exit_code(dbtRunner(manifest=manifest).invoke(["build", *dbt_args]))
 
 
-def _prctl(option: int, value: int) -> None:
-    """Linux prctl(2); nothing elsewhere."""
-    with contextlib.suppress(AttributeError, OSError):
-        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+def lock_path(published: Path) -> Path:
+    """The file a build of ``published`` holds locked while it runs."""
+    return published.with_name(f".{published.stem}.build.lock")
 
 
-def group_members(group: int) -> list[int]:
-    """Live (not zombie) processes of process group ``group``, from /proc."""
-    members = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = Path(entry.path, "stat").read_text()
-        except OSError:  # ended meanwhile
-            continue
-        # pid (comm) state ppid pgrp ...; comm may hold spaces and brackets
-        state, _, pgrp = stat[stat.rindex(")") + 2 :].split()[:3]
-        if int(pgrp) == group and state not in ("Z", "X"):
-            members.append(int(entry.name))
-    return members
+def run(dbt_args: list[str], published: Path | None = None) -> int:
+    """Take the build lock, build and publish, release the lock.
 
-
-def _reap() -> None:
-    """Collect ended children (orphans of the build come to us, see below)."""
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-
-
-def _wait_for_group(group: int, seconds: float) -> list[int]:
-    """Wait up to ``seconds`` for ``group`` to end; the processes left."""
-    deadline = time.monotonic() + seconds
-    while (left := group_members(group)) and time.monotonic() < deadline:
-        _reap()
-        time.sleep(0.05)
-    return left
-
-
-def _end_group(group: int) -> list[int]:
-    """Let the build's process group end, killing what outlives the grace."""
-    if not _wait_for_group(group, GRACE_SECONDS):
-        return []
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(group, signal.SIGKILL)
-    return _wait_for_group(group, GRACE_SECONDS)
-
-
-def supervise(dbt_args: list[str], published: Path) -> int:
-    """Take the build lock and run the build in a child that cannot outlive us.
-
-    The child runs :func:`build` in a process group of its own, inherits
-    the lock (a lock on the open file, so it is held while either process
-    lives) and is killed by the kernel when this process dies
-    (``PR_SET_PDEATHSIG``).  Orphans of the child come to this process
-    (``PR_SET_CHILD_SUBREAPER``), which ends the group when the child is
-    done.  The lock file records the group: a build started after a
-    ``kill -9`` waits for what is left of it, or refuses.
+    Parameters
+    ----------
+    dbt_args : list of str
+        Extra arguments for ``dbt build`` (``--vars``, ``--select``, ...).
+    published : Path, optional
+        The warehouse readers open; by default ``$CC_SEGMENTATION_WAREHOUSE``
+        or ``warehouse/segmentation.duckdb``.  The export directory is
+        ``$CC_SEGMENTATION_EXPORTS`` or ``warehouse/exports``.
 
     Returns
     -------
     int
-        The child's exit code, 75 when another build of the same warehouse
-        (or what is left of one) is running, 128 + N when the child was
-        killed by signal N.
+        dbt's exit code (0 when the new warehouse was published), 75 when
+        another build of the same warehouse is running or a process holds it
+        read-write, 2 when it needs attention (damaged, stray write-ahead
+        log), 130 when the build was interrupted.
     """
+    if published is None:
+        published = Path(os.environ.get(WAREHOUSE_VARIABLE, DEFAULT_WAREHOUSE))
+    published = published.resolve()
+    exports = Path(os.path.abspath(os.environ.get(EXPORTS_VARIABLE, DEFAULT_EXPORTS)))
     published.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = published.with_name(f".{published.stem}.build.lock")
-    with open(lock_path, "a+") as lock:
+    # Open once, never closed while the build runs: the lock lives with the
+    # open file, and the kernel drops it when this process ends.
+    with open(lock_path(published), "a") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             print(f"another build of {published} is running", file=sys.stderr)
             return BUSY
-        lock.seek(0)
-        recorded = lock.read().strip()
-        if recorded.isdigit():
-            left = _wait_for_group(int(recorded), GRACE_SECONDS)
-            if left:
-                print(
-                    f"processes of an earlier build of {published} are still "
-                    f"running (PIDs {', '.join(map(str, left))}): wait for "
-                    f"them to end or stop them with `kill -9 -- -{recorded}`, "
-                    "then build again",
-                    file=sys.stderr,
-                )
-                return BUSY
-        _prctl(PR_SET_CHILD_SUBREAPER, 1)
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "cc_segmentation.build", *dbt_args],
-            env={**os.environ, WORKER_VARIABLE: f"{lock.fileno()}:{os.getpid()}"},
-            pass_fds=(lock.fileno(),),
-            process_group=0,
-        )
-        lock.seek(0)
-        lock.truncate()
-        lock.write(f"{worker.pid}\n")
-        lock.flush()
-
-        def forward(signum: int, _frame: object) -> None:
-            with contextlib.suppress(ProcessLookupError):
-                worker.send_signal(signum)
-
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(signum, forward)
-        code = worker.wait()
-        left = _end_group(worker.pid)
-        if left:
+        try:
+            return build(dbt_args, published, exports)
+        except PublishRefused as refused:
+            print(refused, file=sys.stderr)
+            return refused.code
+        except KeyboardInterrupt:
             print(
-                f"processes of this build would not end (PIDs "
-                f"{', '.join(map(str, left))}); the next build waits for them",
+                f"the build was interrupted: {published} and {exports} were "
+                "left as they were",
                 file=sys.stderr,
             )
-        else:
-            lock.seek(0)
-            lock.truncate()
-        if code < 0:
-            print(
-                f"the build was stopped by signal {-code}: {published} was "
-                "left as it was",
-                file=sys.stderr,
-            )
-            return 128 - code
-        return code
-
-
-def run_worker(dbt_args: list[str], published: Path, marker: str) -> int:
-    """The child of :func:`supervise`: die with it, build, say what failed."""
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    _lock_fd, supervisor = marker.split(":")
-    if os.getppid() != int(supervisor):  # it died before prctl took effect
-        return 1
-    del os.environ[WORKER_VARIABLE]  # for any process dbt starts
-    exports = Path(os.path.abspath(os.environ.get(EXPORTS_VARIABLE, DEFAULT_EXPORTS)))
-    try:
-        return build(dbt_args, published, exports)
-    except PublishRefused as refused:
-        print(refused, file=sys.stderr)
-        return refused.code
+            return 130
 
 
 def main() -> None:
-    published = Path(os.environ.get(WAREHOUSE_VARIABLE, DEFAULT_WAREHOUSE)).resolve()
-    marker = os.environ.get(WORKER_VARIABLE)
-    if marker:
-        sys.exit(run_worker(sys.argv[1:], published, marker))
-    sys.exit(supervise(sys.argv[1:], published))
-
-
-if __name__ == "__main__":
-    main()
+    """``python -m cc_segmentation.build [dbt build options]``."""
+    sys.exit(run(sys.argv[1:]))

@@ -11,7 +11,7 @@ DBSCAN holds every row's neighbourhood in memory and compares every pair of
 rows, so the pipeline runs it on a fixed-seed sample of customers
 (:func:`dbscan_outliers`: all of them on small files) and labels every
 other customer as DBSCAN labels a new point, by the core samples within
-``eps`` (:mod:`cc_segmentation.core_samples`): in time linear in the rows,
+``eps`` (:mod:`cc_segmentation.segmentation.core_samples`): in time linear in the rows,
 streamed in batches.
 
 Conventions
@@ -282,7 +282,7 @@ def dbscan_outliers(
     time quadratic in the rows, and DBSCAN holds every row's neighbourhood
     in memory: on generated customers, 20,000 rows take about 3 s, 100,000
     rows more than 8 GB.  Label the other customers with
-    :class:`~cc_segmentation.core_samples.CoreSampleLabeller`.
+    :class:`~cc_segmentation.segmentation.core_samples.CoreSampleLabeller`.
     """
     matrix = _check_matrix(matrix)
     n_features = matrix.shape[1]

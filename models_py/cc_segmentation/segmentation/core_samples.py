@@ -1,10 +1,11 @@
 """Label new rows as DBSCAN labels a new point: by the fit's core samples.
 
-The pipeline fits DBSCAN on a fixed-seed sample (:mod:`cc_segmentation.outliers`)
-and labels every other customer with :class:`CoreSampleLabeller`, streamed in
-Arrow batches (:func:`label_batches`): time linear in the rows, memory bounded
-by a batch.  Only numpy, pyarrow and scipy's k-d tree: this runs on every
-build, and importing scikit-learn would add a second to each.
+The pipeline fits DBSCAN on a fixed-seed sample
+(:mod:`cc_segmentation.segmentation.outliers`) and labels every other customer
+with :class:`CoreSampleLabeller`, streamed in Arrow batches
+(:func:`label_batches`): time linear in the rows, memory bounded by a batch.
+Only numpy, pyarrow and scipy's k-d tree: this runs on every build, and
+importing scikit-learn would add a second to each.
 """
 
 from __future__ import annotations

@@ -1,0 +1,11 @@
+"""The apps layer: what people use on a published warehouse.
+
+``dashboard`` (the Streamlit script; ``cc-segmentation dashboard`` starts
+it), ``reports`` (PNG pictures, ``cc-segmentation reports``), ``scoring``
+(scores uploaded customers with the published fit) and ``safe_text`` (text
+from the data made safe for Markdown and spreadsheets).
+
+Apps only read the published warehouse, read-only.  They may import the
+package root, duckdb, pandas, matplotlib and Streamlit; not ``build`` or
+``data``, and nothing in ``segmentation`` needs them.
+"""
