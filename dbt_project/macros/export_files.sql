@@ -12,7 +12,7 @@
     = + - @ tab or carriage return as a formula (CSV injection).  So in the
     CSV, and only there, such a text cell gets a leading single quote
     (OWASP's advice; the dashboard's download applies the same rule,
-    cc_segmentation.safe_text), unless the whole cell is a plain decimal
+    cc_segmentation.apps.safe_text), unless the whole cell is a plain decimal
     number such as -5, which a spreadsheet reads as a number.  Numbers are
     written as numbers; the Parquet file and the warehouse keep every value
     as it is.  The export path reaches SQL as a quoted literal.

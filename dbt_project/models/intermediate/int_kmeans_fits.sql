@@ -17,7 +17,7 @@
     Sizes, inertia and the soft-membership temperature are those of every
     customer under the final centroids, and segments are numbered again by
     size, largest first, ties by their centroids (as in
-    cc_segmentation.kmeans.canonical_order).
+    cc_segmentation.segmentation.kmeans.canonical_order).
 
     A model_id already stored is not fitted again.
 -#}

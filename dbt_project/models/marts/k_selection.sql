@@ -1,7 +1,7 @@
 {#-
     One row per candidate k: the elbow (inertia), silhouette, Davies-Bouldin,
     Calinski-Harabasz and resampling stability, and which k the documented
-    rule chose (cc_segmentation.selection.choose_k; README "Choosing k"), for
+    rule chose (cc_segmentation.segmentation.selection.choose_k; README "Choosing k"), for
     the current input and settings (int_k_selection_scores keeps every scan).
 -#}
 with

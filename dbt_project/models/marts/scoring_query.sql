@@ -10,7 +10,7 @@
     To run it: in a DuckDB session, ATTACH this warehouse AS warehouse
     (read-only), create a table scoring_input with the raw file's 18 columns
     (CUST_ID and the 17 measures, any types), and execute `query`
-    (cc_segmentation.scoring.score does exactly that).  One row comes back
+    (cc_segmentation.apps.scoring.score does exactly that).  One row comes back
     per input row: a rejection_reason for rows that cannot be scored (the
     reasons of int_customers_validated, in the same order, an id given twice
     in the batch included), the segment, distances, probabilities and CRM
