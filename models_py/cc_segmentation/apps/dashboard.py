@@ -76,7 +76,7 @@ if not WAREHOUSE.exists():
 segments = run(
     "select segment_id, segment_name, persona_id, n_customers, "
     "share_of_customers, crm_objective, crm_actions, crm_channel, "
-    "crm_priority, risk_note from int_segments_named order by segment_id"
+    "crm_priority, risk_note from segments order by segment_id"
 )
 model = run(
     "select m.* from segmentation_models as m where m.model_id = "

@@ -44,8 +44,7 @@ def read_tables(warehouse: Path) -> dict[str, pd.DataFrame]:
         "centroids": (
             "select c.segment_id, s.segment_name, c.feature_name, "
             "c.feature_position, c.centroid_z from segment_centroids as c "
-            "inner join (select distinct segment_id, segment_name "
-            "from customer_segments) as s on c.segment_id = s.segment_id"
+            "inner join segments as s on c.segment_id = s.segment_id"
         ),
         "pca": (
             "select distinct component, explained_variance_ratio "
