@@ -1,4 +1,8 @@
-"""Shared helpers: paths, and running `dbt build` into a throw-away warehouse."""
+"""Shared helpers: paths, and running `dbt build` into a throw-away warehouse.
+
+Everything that runs dbt is marked ``slow``; ``pytest -m "not slow"`` is the
+quick loop, and ``run_dbt`` refuses to run for a test not marked so.
+"""
 
 from __future__ import annotations
 
@@ -34,6 +38,27 @@ class Build:
             return con.sql(sql).df()
 
 
+# Whether the running test is marked slow (None outside a test).
+_running: dict[str, bool | None] = {"slow": None}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # tests/test_publish.py builds the real file in every test; it is owned
+    # elsewhere, so it is marked here rather than by a pytestmark line
+    for item in items:
+        if item.path.name == "test_publish.py":
+            item.add_marker(pytest.mark.slow)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # set before any fixture of the test, session-scoped builds included
+    _running["slow"] = item.get_closest_marker("slow") is not None
+
+
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    _running["slow"] = None
+
+
 def run_dbt(
     command: list[str], workdir: Path, dbt_vars: dict, **environment: str
 ) -> subprocess.CompletedProcess:
@@ -42,6 +67,11 @@ def run_dbt(
     ``environment`` adds variables (the warehouse and exports that
     profiles.yml reads); the output is captured as text.
     """
+    if _running["slow"] is False:
+        raise RuntimeError(
+            "this test runs dbt but is not marked slow: "
+            "`pytest -m 'not slow'` must stay quick"
+        )
     env = dict(os.environ, DBT_SEND_ANONYMOUS_USAGE_STATS="false", **environment)
     return subprocess.run(
         [

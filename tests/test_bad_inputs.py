@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 from conftest import dbt_build
 
+pytestmark = pytest.mark.slow
+
 N_ROWS = 400
 
 

@@ -9,7 +9,10 @@ real file's build (their models' parents must exist in the warehouse).
 
 import json
 
+import pytest
 from conftest import run_dbt
+
+pytestmark = pytest.mark.slow
 
 
 def test_every_dbt_unit_test_passes(real_build, real_csv, tmp_path):

@@ -406,6 +406,7 @@ def sampled_build(tmp_path_factory, real_csv):
     return build.warehouse
 
 
+@pytest.mark.slow
 def test_above_the_sample_size_dbscan_runs_on_the_sample_and_labels_the_rest(
     sampled_build,
 ):

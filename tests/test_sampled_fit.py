@@ -16,6 +16,8 @@ from conftest import dbt_build
 from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
 
+pytestmark = pytest.mark.slow
+
 SAMPLE_ROWS = 3000
 SETTINGS = {
     "n_clusters": 5,

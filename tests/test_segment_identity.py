@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 from conftest import dbt_build
 
+pytestmark = pytest.mark.slow
+
 
 def subsample(real_csv, path, seed, fraction=0.9):
     lines = real_csv.read_bytes().splitlines(keepends=True)

@@ -10,6 +10,8 @@ import subprocess
 import pytest
 from conftest import dbt_build, run_dbt
 
+pytestmark = pytest.mark.slow
+
 
 def validate(tmp_path, **dbt_vars) -> subprocess.CompletedProcess:
     """Run the on-run-start check alone (`dbt run-operation validate_vars`)."""
