@@ -1,9 +1,17 @@
-"""Shared helpers: paths, and running `dbt build` into a throw-away warehouse."""
+"""Shared helpers: paths, and running `dbt build` into a throw-away warehouse.
+
+A build of the real file takes minutes, so each build that several tests
+read is made once per session here (``real_build``, ``sampled_fit_build``),
+and a test that writes to a warehouse works on a copy (``copy_build``).
+Everything that runs dbt is marked ``slow``; ``pytest -m "not slow"`` is the
+quick loop, and ``run_dbt`` refuses to run for a test not marked so.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -34,6 +42,27 @@ class Build:
             return con.sql(sql).df()
 
 
+# Whether the running test is marked slow (None outside a test).
+_running: dict[str, bool | None] = {"slow": None}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # tests/test_publish.py builds the real file in every test; it is owned
+    # elsewhere, so it is marked here rather than by a pytestmark line
+    for item in items:
+        if item.path.name == "test_publish.py":
+            item.add_marker(pytest.mark.slow)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # set before any fixture of the test, session-scoped builds included
+    _running["slow"] = item.get_closest_marker("slow") is not None
+
+
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    _running["slow"] = None
+
+
 def run_dbt(
     command: list[str], workdir: Path, dbt_vars: dict, **environment: str
 ) -> subprocess.CompletedProcess:
@@ -42,6 +71,11 @@ def run_dbt(
     ``environment`` adds variables (the warehouse and exports that
     profiles.yml reads); the output is captured as text.
     """
+    if _running["slow"] is False:
+        raise RuntimeError(
+            "this test runs dbt but is not marked slow: "
+            "`pytest -m 'not slow'` must stay quick"
+        )
     env = dict(os.environ, DBT_SEND_ANONYMOUS_USAGE_STATS="false", **environment)
     return subprocess.run(
         [
@@ -101,6 +135,17 @@ def dbt_build(
     return Build(result.returncode, result.stdout + result.stderr, warehouse, exports)
 
 
+def copy_build(build: Build, workdir: Path) -> Build:
+    """``build``'s warehouse and exports copied into ``workdir``, for a test
+    that writes to them (a file copy takes a second, a build minutes)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    # a closed DuckDB file holds everything: no write-ahead log beside it
+    assert not build.warehouse.with_name(build.warehouse.name + ".wal").exists()
+    warehouse = shutil.copy2(build.warehouse, workdir / build.warehouse.name)
+    exports = shutil.copytree(build.exports, workdir / "exports")
+    return Build(build.returncode, build.output, Path(warehouse), Path(exports))
+
+
 @pytest.fixture(scope="session")
 def real_csv() -> Path:
     if not REAL_CSV.exists():
@@ -112,6 +157,28 @@ def real_csv() -> Path:
 def real_build(tmp_path_factory, real_csv) -> Build:
     """The default pipeline built once on the real file."""
     build = dbt_build(tmp_path_factory.mktemp("real"), real_csv)
+    assert build.returncode == 0, build.output[-5000:]
+    return build
+
+
+#: The path a file larger than the samples takes, on the real file: the k scan
+#: and the KMeans fit on 3,000 sampled customers, then Lloyd passes in SQL,
+#: and DBSCAN on 2,000 (tests/test_sampled_fit.py, tests/test_outliers.py).
+SAMPLED_FIT_SETTINGS = {
+    "n_clusters": 5,
+    "fit_max_rows": 3000,
+    "k_selection_max_rows": 3000,
+    "kmeans_refinement_passes": 3,
+    "dbscan_max_rows": 2000,
+}
+
+
+@pytest.fixture(scope="session")
+def sampled_fit_build(tmp_path_factory, real_csv) -> Build:
+    """The real file built once with SAMPLED_FIT_SETTINGS."""
+    build = dbt_build(
+        tmp_path_factory.mktemp("sampled_fit"), real_csv, **SAMPLED_FIT_SETTINGS
+    )
     assert build.returncode == 0, build.output[-5000:]
     return build
 

@@ -29,6 +29,7 @@ def test_without_a_warehouse_the_dashboard_says_how_to_build_it(tmp_path, monkey
     assert "cc-segmentation build" in app.error[0].value
 
 
+@pytest.mark.slow
 def test_every_tab_renders_from_the_real_warehouse(real_build, monkeypatch):
     monkeypatch.setenv("CC_SEGMENTATION_WAREHOUSE", str(real_build.warehouse))
     app = AppTest.from_file(APP, default_timeout=120).run()
@@ -77,6 +78,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_a_real_browser_scores_a_customer_through_the_form(real_build, tmp_path):
     chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
     if not (chromium and driver):

@@ -9,16 +9,21 @@ real file's build (their models' parents must exist in the warehouse).
 
 import json
 
-from conftest import run_dbt
+import pytest
+from conftest import copy_build, run_dbt
+
+pytestmark = pytest.mark.slow
 
 
 def test_every_dbt_unit_test_passes(real_build, real_csv, tmp_path):
+    # dbt opens the warehouse to write: a copy, so the shared build stays put
+    build = copy_build(real_build, tmp_path / "warehouse")
     run = run_dbt(
         ["test", "--select", "test_type:unit"],
         tmp_path,
         {"raw_path": str(real_csv)},
-        CC_SEGMENTATION_WAREHOUSE=str(real_build.warehouse),
-        CC_SEGMENTATION_EXPORTS=str(real_build.exports),
+        CC_SEGMENTATION_WAREHOUSE=str(build.warehouse),
+        CC_SEGMENTATION_EXPORTS=str(build.exports),
     )
     assert run.returncode == 0, (run.stdout + run.stderr)[-5000:]
     manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())

@@ -16,6 +16,8 @@ import pandas as pd
 import pytest
 from conftest import dbt_build
 
+pytestmark = pytest.mark.slow
+
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 HOSTILE_IDS = [

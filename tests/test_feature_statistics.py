@@ -12,6 +12,8 @@ from conftest import FREQUENCIES
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy import stats
 
+pytestmark = pytest.mark.slow
+
 QUANTILES = {"p25": 0.25, "median": 0.5, "p75": 0.75, "p99": 0.99}
 # What reduced_feature_names() (macros/cc_features.sql) leaves out.
 LEFT_OUT_OF_REDUCED_SET = {

@@ -20,6 +20,8 @@ from sklearn.metrics import (
     silhouette_score,
 )
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def k_selection(real_build) -> pd.DataFrame:

@@ -7,7 +7,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
-from conftest import dbt_build
+from conftest import SAMPLED_FIT_SETTINGS
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.sparse.csgraph import connected_components
 from sklearn.cluster import DBSCAN
@@ -394,18 +394,14 @@ def test_dbscan_on_the_real_matrix_flags_a_small_tail(real_matrix):
 
 
 @pytest.fixture(scope="module")
-def sampled_build(tmp_path_factory, real_csv):
-    """The outlier models on the real file with a DBSCAN sample of 2,000."""
-    build = dbt_build(
-        tmp_path_factory.mktemp("outliers"),
-        real_csv,
-        select="+int_customer_outliers",
-        dbscan_max_rows=2000,
-    )
-    assert build.returncode == 0, build.output[-5000:]
-    return build.warehouse
+def sampled_build(sampled_fit_build):
+    """The real file built with a DBSCAN sample of 2,000 (conftest's
+    SAMPLED_FIT_SETTINGS: its KMeans settings do not reach DBSCAN)."""
+    assert SAMPLED_FIT_SETTINGS["dbscan_max_rows"] == 2000
+    return sampled_fit_build.warehouse
 
 
+@pytest.mark.slow
 def test_above_the_sample_size_dbscan_runs_on_the_sample_and_labels_the_rest(
     sampled_build,
 ):

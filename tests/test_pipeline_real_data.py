@@ -10,6 +10,8 @@ from conftest import MONEY, dbt_build
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.cluster import KMeans
 
+pytestmark = pytest.mark.slow
+
 
 def test_every_raw_row_is_accounted_for(real_build, real_csv):
     data_lines = [

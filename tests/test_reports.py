@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import struct
 
+import pytest
+
 from cc_segmentation.apps.reports import write_reports
+
+pytestmark = pytest.mark.slow
 
 
 def png_size(path):

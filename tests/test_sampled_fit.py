@@ -12,24 +12,21 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import dbt_build
+from conftest import SAMPLED_FIT_SETTINGS as SETTINGS
+from conftest import copy_build, dbt_build
 from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
 
+pytestmark = pytest.mark.slow
+
 SAMPLE_ROWS = 3000
-SETTINGS = {
-    "n_clusters": 5,
-    "fit_max_rows": SAMPLE_ROWS,
-    "k_selection_max_rows": SAMPLE_ROWS,
-    "kmeans_refinement_passes": 3,
-}
+assert SETTINGS["fit_max_rows"] == SETTINGS["k_selection_max_rows"] == SAMPLE_ROWS
 
 
 @pytest.fixture(scope="module")
-def refined(tmp_path_factory, real_csv):
-    build = dbt_build(tmp_path_factory.mktemp("refined"), real_csv, **SETTINGS)
-    assert build.returncode == 0, build.output[-5000:]
-    return build
+def refined(sampled_fit_build):
+    """The real file built with SETTINGS (shared with tests/test_outliers.py)."""
+    return sampled_fit_build
 
 
 def features_of(build) -> list[str]:
@@ -126,13 +123,13 @@ def test_lloyd_passes_in_sql_equal_numpy_lloyd_passes_over_every_customer(
 
 
 def test_a_rebuild_on_the_same_data_reuses_the_scan_fit_dbscan_and_silhouette(
-    refined, real_csv
+    refined, real_csv, tmp_path
 ):
     segments = "select cust_id, segment_id, distance_to_centroid from customer_segments"
     before = refined.query(f"{segments} order by cust_id")
-    again = dbt_build(
-        refined.warehouse.parent, real_csv, warehouse=refined.warehouse, **SETTINGS
-    )
+    # the shared build stays as it was: the rebuild writes into a copy
+    first = copy_build(refined, tmp_path)
+    again = dbt_build(tmp_path, real_csv, warehouse=first.warehouse, **SETTINGS)
     assert again.returncode == 0, again.output[-5000:]
     assert "same input and settings as a stored scan, reused" in again.output
     assert "same input and settings as stored, reused" in again.output

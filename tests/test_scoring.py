@@ -8,6 +8,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from cc_segmentation.apps.scoring import score
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize("given", ["path", "dataframe"])
 def test_scoring_the_real_file_reproduces_customer_segments(

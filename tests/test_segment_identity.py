@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import dbt_build
+from conftest import copy_build, dbt_build
+
+pytestmark = pytest.mark.slow
 
 
 def subsample(real_csv, path, seed, fraction=0.9):
@@ -59,20 +61,23 @@ def test_history_keeps_both_fits_and_reports_kept_segments(refits):
         assert earlier.loc[row.segment_id, "segment_name"] == row.segment_name
 
 
-def test_a_new_and_a_vanished_segment_are_reported_not_renumbered(tmp_path, real_csv):
-    warehouse = tmp_path / "segmentation.duckdb"
-    six = dbt_build(tmp_path / "six", real_csv, warehouse, n_clusters=6)
-    assert six.returncode == 0, six.output[-3000:]
-    seven = dbt_build(tmp_path / "seven", real_csv, warehouse, n_clusters=7)
-    assert seven.returncode == 0, seven.output[-3000:]
-    lineage = seven.query("select * from segment_lineage")
+def test_a_new_and_a_vanished_segment_are_reported_not_renumbered(
+    tmp_path, real_csv, real_build
+):
+    # the first fit is the default build's (six segments on the real file),
+    # copied; a fit with one segment more is built into the copy
+    first = copy_build(real_build, tmp_path / "first")
+    (k,) = first.query("select n_clusters from segmentation_models").n_clusters
+    more = dbt_build(tmp_path / "more", real_csv, first.warehouse, n_clusters=k + 1)
+    assert more.returncode == 0, more.output[-3000:]
+    lineage = more.query("select * from segment_lineage")
     latest = lineage[lineage.fitted_at == lineage.fitted_at.max()]
     assert (latest.status == "new").sum() >= 1
     new_ids = latest[latest.status == "new"].segment_id
-    assert (new_ids > 6).all()  # a new id, not a reused one
+    assert (new_ids > k).all()  # a new id, not a reused one
     live = latest[latest.status != "vanished"]
-    assert len(live) == 7
+    assert len(live) == k + 1
     assert live.segment_name.is_unique
     vanished = latest[latest.status == "vanished"]
-    # whatever could not be matched is listed, so 6 old = kept + vanished
-    assert (latest.status == "kept").sum() + len(vanished) == 6
+    # whatever could not be matched is listed, so k old = kept + vanished
+    assert (latest.status == "kept").sum() + len(vanished) == k

@@ -25,6 +25,8 @@ import cc_segmentation
 from cc_segmentation import RAW_COLUMNS
 from cc_segmentation.apps.scoring import score
 
+pytestmark = pytest.mark.slow
+
 APP = str(Path(cc_segmentation.__file__).parent / "apps" / "dashboard.py")
 N_REAL = 300
 IMAGE_ID = "![x](http://127.0.0.1:9/id.png)"
