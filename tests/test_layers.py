@@ -21,14 +21,14 @@ PACKAGE = "cc_segmentation"
 # What each layer must not import; the pipeline layer runs inside every dbt
 # build, so it carries neither the apps' libraries nor the other layers.
 FORBIDDEN = {
-    "segmentation": ["apps", "build", "data", "streamlit", "matplotlib"],
-    "data": ["segmentation", "build", "apps", "streamlit", "matplotlib"],
-    "build": ["segmentation", "apps", "data", "streamlit", "matplotlib"],
-    "apps": ["segmentation", "build", "data"],
+    "segmentation": ["apps", "publishing", "data", "streamlit", "matplotlib"],
+    "data": ["segmentation", "publishing", "apps", "streamlit", "matplotlib"],
+    "publishing": ["segmentation", "apps", "data", "streamlit", "matplotlib"],
+    "apps": ["segmentation", "publishing", "data"],
 }
 # Run when imported (a Streamlit script, ``python -m`` entry points), so not
 # imported here.
-SCRIPTS = {"cc_segmentation.apps.dashboard", "cc_segmentation.build.__main__"}
+SCRIPTS = {"cc_segmentation.apps.dashboard"}
 LOAD = (
     "import importlib, json, sys\n"
     "for name in sys.argv[1:]:\n"

@@ -1,4 +1,4 @@
-"""Builds and readers never block each other (cc_segmentation.build).
+"""Builds and readers never block each other (cc_segmentation.publishing).
 
 Each build test publishes a first warehouse, then runs more builds on it:
 with a reader active (what did the reader see, what was published), or to
@@ -21,7 +21,7 @@ import duckdb
 import pytest
 from conftest import REPO
 
-from cc_segmentation.build.runner import carry_over, lock_path, staging_path
+from cc_segmentation.publishing.runner import carry_over, lock_path, staging_path
 
 
 def build_command(workdir: Path, raw_path: Path, **dbt_vars) -> list[str]:

@@ -5,7 +5,7 @@ The package is in layers, one folder a concern:
 - :mod:`cc_segmentation.segmentation`: the pure functions behind the
   pipeline; the dbt Python models under ``dbt_project/models`` are thin
   shells over them and import nothing else;
-- :mod:`cc_segmentation.build`: ``dbt build`` into a private warehouse,
+- :mod:`cc_segmentation.publishing`: ``dbt build`` into a private warehouse,
   published atomically;
 - :mod:`cc_segmentation.apps`: the dashboard, the PNG reports and scoring
   of uploaded customers, over the published warehouse;

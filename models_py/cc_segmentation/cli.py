@@ -32,7 +32,7 @@ Handler = Callable[[argparse.Namespace, list[str]], int]
 
 
 def _build(parser: argparse.ArgumentParser) -> Handler:
-    from cc_segmentation.build import runner
+    from cc_segmentation.publishing import runner
 
     parser.description = runner.DESCRIPTION
     parser.usage = "%(prog)s [-h] [dbt build options]"

@@ -41,7 +41,7 @@ def build_once(raw_path: Path, workdir: Path, dbt_vars: dict) -> tuple[float, fl
     )
     (workdir / "exports").mkdir(parents=True, exist_ok=True)
     command = [
-        sys.executable, "-m", "cc_segmentation.build",
+        sys.executable, "-m", "cc_segmentation", "build",
         "--target-path", str(workdir / "target"),
         "--log-path", str(workdir / "logs"),
         "--vars", json.dumps({"raw_path": str(raw_path), **dbt_vars}),

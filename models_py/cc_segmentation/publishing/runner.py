@@ -1,7 +1,7 @@
 """Build a fresh warehouse beside the published one and publish it atomically.
 
 ``cc-segmentation build [dbt build options]`` (also
-``python -m cc_segmentation.build``) runs ``dbt build`` with dbt's
+``python -m cc_segmentation build``) runs ``dbt build`` with dbt's
 programmatic ``dbtRunner``, in this process, on a new, private warehouse file
 and a new, private export directory and, only if every model and test passes,
 puts both in place of the published ones.  So:
@@ -11,7 +11,7 @@ puts both in place of the published ones.  So:
 - a reader never sees a half-built warehouse: connections opened before the
   rename keep reading the previous file, new ones get the complete new one;
   the export directory is exchanged in one step
-  (:mod:`cc_segmentation.build.publish`), so its files all come from one build;
+  (:mod:`cc_segmentation.publishing.publish`), so its files all come from one build;
 - a build that fails or is killed leaves the published warehouse and its
   exports as they were (the new ones are discarded, or by the next build);
 - a build refuses to publish over a warehouse another process holds
@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from cc_segmentation import sql_literal
-from cc_segmentation.build.publish import (
+from cc_segmentation.publishing.publish import (
     BUSY,
     FULL_REFRESH_HINT,
     PublishRefused,
@@ -419,8 +419,3 @@ def run(dbt_args: list[str], published: Path | None = None) -> int:
                 file=sys.stderr,
             )
             return 130
-
-
-def main() -> None:
-    """``python -m cc_segmentation.build [dbt build options]``."""
-    sys.exit(run(sys.argv[1:]))

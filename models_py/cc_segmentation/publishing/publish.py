@@ -1,7 +1,7 @@
 """Checks and renames that publish a build: the warehouse file and its exports.
 
 A build writes a new warehouse file and a new export directory beside the
-published ones; :mod:`cc_segmentation.build.runner` calls these functions to check
+published ones; :mod:`cc_segmentation.publishing.runner` calls these functions to check
 that the published warehouse may be read and replaced, and to put both new
 versions in place.
 
