@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -71,12 +72,23 @@ def current_model(warehouse: Path) -> tuple[str, int]:
         ).fetchone()
 
 
-@pytest.fixture()
-def published(tmp_path, real_csv):
-    """A warehouse published by a first build (k = 5)."""
-    warehouse = tmp_path / "segmentation.duckdb"
-    first = run_build(warehouse, tmp_path / "first", real_csv, n_clusters=5)
+@pytest.fixture(scope="session")
+def published_once(tmp_path_factory, real_csv):
+    """A warehouse and its exports published by a first build (k = 5), once."""
+    root = tmp_path_factory.mktemp("published")
+    warehouse = root / "segmentation.duckdb"
+    first = run_build(warehouse, root / "first", real_csv, n_clusters=5)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-2000:]
+    return warehouse
+
+
+@pytest.fixture()
+def published(published_once, tmp_path):
+    """A test's own copy of the first build's warehouse and exports, to build
+    over (a file copy takes a second, a build of the real file minutes)."""
+    assert not published_once.with_name(published_once.name + ".wal").exists()
+    warehouse = Path(shutil.copy2(published_once, tmp_path / published_once.name))
+    shutil.copytree(exports_of(published_once), exports_of(warehouse))
     return warehouse
 
 
