@@ -15,7 +15,7 @@ import pytest
 from conftest import FREQUENCIES as CAPPED_FREQUENCIES
 from conftest import MONEY, REAL_CSV
 
-from cc_segmentation import RAW_COLUMNS
+from cc_segmentation import RAW_COLUMNS, cli
 from cc_segmentation.data import sample as gen
 
 N_ROWS = 20_000
@@ -134,7 +134,7 @@ def test_parquet_and_csv_streams_read_back_equal(tmp_path):
 
 def test_cli_creates_parent_dirs(tmp_path):
     out = tmp_path / "warehouse" / "raw" / "cc_general_sample.csv"
-    assert gen.main(["--rows", "500", "--seed", "4", "--out", str(out)]) == 0
+    assert cli.main(["sample", "--rows", "500", "--seed", "4", "--out", str(out)]) == 0
     assert len(_read_csv(out)) == 500
 
 

@@ -65,7 +65,7 @@ def main() -> None:
         if raw_path is None:
             raw_path = workdir / "sample.parquet"
             subprocess.run(
-                [sys.executable, "-m", "cc_segmentation.data.sample", "--rows",
+                [sys.executable, "-m", "cc_segmentation", "sample", "--rows",
                  str(args.rows or 1_000_000), "--seed", "42", "--out", str(raw_path)],
                 check=True,
             )  # fmt: skip

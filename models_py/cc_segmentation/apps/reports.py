@@ -246,16 +246,3 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     for path in write_reports(args.warehouse, args.out):
         print(f"wrote {path}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point; see the module docstring."""
-    parser = argparse.ArgumentParser(
-        prog="cc-segmentation reports", description=DESCRIPTION
-    )
-    add_arguments(parser)
-    return run(parser.parse_args(argv), parser)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
