@@ -118,6 +118,35 @@
         )) %}
     {% endif %}
 
+    {% if var_flag(var("refit")) is none %}
+        {% do problems.append(var_problem("refit", "true or false")) %}
+    {% endif %}
+    {% if var("as_of") is not none and as_of_text() is none %}
+        {% do problems.append(var_problem(
+            "as_of", "null (now) or a date or timestamp, e.g. 2026-11-30 or"
+            ~ " '2026-11-30 23:59:59'"
+        )) %}
+    {% endif %}
+    {% for check in ["psi", "mix_psi", "confidence_drop", "anomaly_ratio"] %}
+        {% set warn = var_real_number(var("drift_" ~ check ~ "_warn")) %}
+        {% set error = var_real_number(var("drift_" ~ check ~ "_error")) %}
+        {% if warn is none or warn <= 0 %}
+            {% do problems.append(var_problem(
+                "drift_" ~ check ~ "_warn", "a number > 0"
+            )) %}
+        {% endif %}
+        {% if error is none or error <= 0 %}
+            {% do problems.append(var_problem(
+                "drift_" ~ check ~ "_error", "a number > 0"
+            )) %}
+        {% elif warn is not none and error < warn %}
+            {% do problems.append(var_problem(
+                "drift_" ~ check ~ "_error",
+                "a number >= drift_" ~ check ~ "_warn (" ~ warn ~ ")"
+            )) %}
+        {% endif %}
+    {% endfor %}
+
     {% if problems %}
         {{ exceptions.raise_compiler_error(
             "Bad --vars, nothing was built:\n" ~ problems | join("\n")
@@ -175,4 +204,39 @@
         {{ return(value | trim | lower == "true") }}
     {% endif %}
     {{ return(none) }}
+{% endmacro %}
+
+
+{#- var('refit') as a boolean (validate_vars has checked it). -#}
+{% macro refit() %}
+    {{ return(var_flag(var("refit"))) }}
+{% endmacro %}
+
+
+{#- var('as_of') as ISO text, or none when it is not a date or timestamp. -#}
+{% macro as_of_text() %}
+    {#- YAML reads an unquoted 2026-11-30 as a date: take its text -#}
+    {% set text = (var("as_of") ~ "") | trim %}
+    {% if modules.re.fullmatch(
+        "[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?",
+        text
+    ) %}
+        {% set day = text[:10].split("-") %}
+        {% set month = day[1] | int %}
+        {% set date = day[2] | int %}
+        {% if 1 <= month <= 12 and 1 <= date <= 31 %}
+            {{ return(text | replace("T", " ")) }}
+        {% endif %}
+    {% endif %}
+    {{ return(none) }}
+{% endmacro %}
+
+
+{#- SQL timestamp of this scoring run: var('as_of'), or when dbt started. -#}
+{% macro as_of_timestamp() %}
+    {% if var("as_of") is none %}
+        {{ return("cast('" ~ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f")
+            ~ "' as timestamp)") }}
+    {% endif %}
+    {{ return("cast('" ~ as_of_text() ~ "' as timestamp)") }}
 {% endmacro %}
