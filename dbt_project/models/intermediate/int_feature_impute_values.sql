@@ -1,7 +1,8 @@
 {#-
     Fit state, part 1: the value that stands in for a missing measure, from
     the valid customers' reported values (median by default; see
-    var('impute_method')).
+    var('impute_method')).  A refit: false build takes the published
+    model's values from fitted_features instead (macros/frozen_model.sql).
 -#}
 {% set method = var("impute_method") %}
 {#- a unit test's few fixture rows are not a file to segment -#}
@@ -42,13 +43,24 @@ reported_values as (
 
 impute_values as (
 
-    select
-        feature_name,
-        {{ method }}(cast(reported_value as double)) as impute_value,
-        '{{ method }}' as impute_method,
-        count(*) as n_reported
-    from reported_values
-    group by feature_name
+    {% if refit() %}
+        select
+            feature_name,
+            {{ method }}(cast(reported_value as double)) as impute_value,
+            '{{ method }}' as impute_method,
+            count(*) as n_reported
+        from reported_values
+        group by feature_name
+    {% else %}
+        -- the published model's, as fitted
+        select
+            feature_name,
+            impute_value,
+            impute_method,
+            n_reported
+        from {{ frozen_state("fitted_features") }}
+        where model_id = '{{ frozen_model_id() }}'
+    {% endif %}
 
 ),
 

@@ -57,16 +57,40 @@ fingerprint as (
 
 ),
 
+{% if not refit() %}
+    published_model as (
+
+        -- refit: false keeps the k scan that chose the published model's k
+        select input_fingerprint as fit_fingerprint
+        from {{ frozen_state("segmentation_models") }}
+        where model_id = '{{ frozen_model_id() }}'
+
+    ),
+{% endif %}
+
 final as (
 
     select
-        n_rows,
-        input_fingerprint,
+        fingerprint.n_rows,
+        fingerprint.input_fingerprint,
         left(
-            sha256(input_fingerprint || '|{{ scan_settings }}'), 16
+            sha256(
+                {% if refit() -%}
+                    fingerprint.input_fingerprint
+                {%- else -%}
+                    (
+                        select published_model.fit_fingerprint
+                        from published_model
+                    )
+                {%- endif %} || '|{{ scan_settings }}'
+            ),
+            16
         ) as k_scan_key,
         left(
-            sha256(input_fingerprint || '|{{ dbscan_settings }}'), 16
+            sha256(
+                fingerprint.input_fingerprint || '|{{ dbscan_settings }}'
+            ),
+            16
         ) as dbscan_key
     from fingerprint
 

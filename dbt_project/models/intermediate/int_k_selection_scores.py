@@ -3,6 +3,7 @@
 Incremental: every scan is kept under its k_scan_key (input fingerprint and
 scan settings, int_fit_input_fingerprint).  A build whose key is already
 stored reuses that scan instead of running it again, and says so in the log.
+A refit: false build never scans: its key is the published model's.
 """
 
 from cc_segmentation import import_lock
@@ -33,6 +34,18 @@ def model(dbt, session):
     )
     if stored is not None:
         return stored
+    if str(dbt.config.get("refit")).strip().lower() == "false":
+        # refit: false keeps the scan that chose the published model's k
+        # (int_fit_input_fingerprint's key); scanning the new file instead
+        # would describe a model that is not in use.
+        raise ValueError(
+            f"refit: false keeps the published model's k scan, but no scan "
+            f"{key} is stored: the k-scan vars (k_min, k_max, n_init, "
+            "random_state, max_iter, k_auto_min, k_min_stability, "
+            "k_min_segment_share, k_selection_max_rows, "
+            "k_selection_silhouette_rows) differ from the fit's. Drop them, or "
+            "refit"
+        )
 
     with import_lock:
         from cc_segmentation.segmentation.kmeans import distinct_profiles

@@ -8,6 +8,10 @@
     wins.  fit_max_rows and kmeans_refinement_passes only change the fit
     when there are more customers than fit_max_rows, so only then are they
     part of the id (a file that is fitted on every row keeps its id).
+
+    A refit: false build takes the published model's settings as stored in
+    segmentation_models and int_kmeans_fits (macros/frozen_model.sql), so
+    every fit step finds that model stored and reuses it.
 -#}
 {% set n_clusters = var("n_clusters") | string | trim %}
 
@@ -102,23 +106,65 @@ identified_settings as (
 
 ),
 
+{% if not refit() %}
+    stored_model as (
+
+        select * from {{ frozen_state("segmentation_models") }}
+        where model_id = '{{ frozen_model_id() }}'
+
+    ),
+
+    stored_fit as (
+
+        select distinct
+            model_id,
+            n_sample_rows,
+            n_refinement_passes
+        from {{ frozen_state("int_kmeans_fits") }}
+        where model_id = '{{ frozen_model_id() }}'
+
+    ),
+{% endif %}
+
 final as (
 
-    select
-        model_id,
-        input_fingerprint,
-        n_rows,
-        features,
-        n_clusters,
-        n_init,
-        random_state,
-        max_iter,
-        fit_max_rows,
-        kmeans_refinement_passes,
-        least(n_rows, fit_max_rows) as n_sample_rows,
-        -- key of the model's silhouette (int_silhouette_score_cache)
-        model_id || ':{{ var("silhouette_max_rows") | int }}' as silhouette_key
-    from identified_settings
+    {% if not refit() %}
+        select
+            stored_model.model_id,
+            stored_model.input_fingerprint,
+            stored_model.n_rows,
+            stored_model.features,
+            stored_model.n_clusters,
+            stored_model.n_init,
+            stored_model.random_state,
+            stored_model.max_iter,
+            -- the sample the model was fitted on, whatever the var says now
+            stored_fit.n_sample_rows as fit_max_rows,
+            stored_fit.n_refinement_passes as kmeans_refinement_passes,
+            stored_fit.n_sample_rows,
+            stored_model.model_id
+            || ':{{ var("silhouette_max_rows") | int }}' as silhouette_key
+        from stored_model
+        inner join stored_fit
+            on stored_model.model_id = stored_fit.model_id
+    {% else %}
+        select
+            model_id,
+            input_fingerprint,
+            n_rows,
+            features,
+            n_clusters,
+            n_init,
+            random_state,
+            max_iter,
+            fit_max_rows,
+            kmeans_refinement_passes,
+            least(n_rows, fit_max_rows) as n_sample_rows,
+            -- key of the model's silhouette (int_silhouette_score_cache)
+            model_id
+            || ':{{ var("silhouette_max_rows") | int }}' as silhouette_key
+        from identified_settings
+    {% endif %}
 
 )
 

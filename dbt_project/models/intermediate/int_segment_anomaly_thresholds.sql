@@ -3,7 +3,8 @@
     var('anomaly_quantile') quantile of its members' distance to the
     centroid (like BigQuery ML's DETECT_ANOMALIES contamination: with 0.99,
     about 1 % of each segment is flagged).  Scoring compares a customer's
-    distance with its segment's threshold.
+    distance with its segment's threshold.  A refit: false build takes the
+    published model's thresholds from fitted_segments (macros/frozen_model.sql).
 -#}
 with
 
@@ -15,14 +16,23 @@ customers_assigned as (
 
 thresholds as (
 
-    select
-        segment_id,
-        {{ var("anomaly_quantile") | float }} as anomaly_quantile,
-        quantile_cont(
-            distance_to_centroid, {{ var("anomaly_quantile") | float }}
-        ) as distance_threshold
-    from customers_assigned
-    group by segment_id
+    {% if refit() %}
+        select
+            segment_id,
+            {{ var("anomaly_quantile") | float }} as anomaly_quantile,
+            quantile_cont(
+                distance_to_centroid, {{ var("anomaly_quantile") | float }}
+            ) as distance_threshold
+        from customers_assigned
+        group by segment_id
+    {% else %}
+        select
+            segment_id,
+            anomaly_quantile,
+            distance_threshold
+        from {{ frozen_state("fitted_segments") }}
+        where model_id = '{{ frozen_model_id() }}'
+    {% endif %}
 
 )
 

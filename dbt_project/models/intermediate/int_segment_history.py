@@ -1,7 +1,8 @@
 """Stable segment ids and personas across fits (see segmentation.identity).
 
 Incremental: each build replaces the current model's rows and keeps every
-earlier fit's, so the next fit can be matched to this one.
+earlier fit's, so the next fit can be matched to this one.  A refit: false
+build scores with the published model, whose rows it leaves as they are.
 """
 
 from cc_segmentation import import_lock
@@ -16,6 +17,9 @@ def model(dbt, session):
         incremental_strategy="delete+insert",
         unique_key="model_id",
     )
+    if str(dbt.config.get("refit")).strip().lower() == "false" and dbt.is_incremental:
+        # the published model's rows are stored already: keep them as they are
+        return session.sql(f"select * from {dbt.this} where false")
     fit = dbt.ref("int_kmeans_fit").df()
     signatures = dbt.ref("persona_signatures").df()
     crm_strategies = dbt.ref("crm_strategies").df()

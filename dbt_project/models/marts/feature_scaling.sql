@@ -3,6 +3,8 @@
     needs (impute value, transform, mean, standard deviation).  Written once
     per build from the valid customers; int_customers_standardized and any
     later scoring read it and never recompute scaling from the rows they score.
+    A refit: false build takes the published model's rows from
+    fitted_features instead (macros/frozen_model.sql).
 -#}
 with
 
@@ -80,26 +82,42 @@ moments as (
 
 final as (
 
-    select
-        model_features.feature_name,
-        model_features.feature_position,
-        model_features.raw_column,
-        feature_impute_values.impute_value,
-        feature_impute_values.impute_method,
-        model_features.transform,
-        moments.mean,
-        moments.n_rows,
-        moments.is_constant,
-        -- A constant feature is divided by 1, as StandardScaler does: every
-        -- fitted customer's z is 0, so it weighs nothing in the fit.
-        case
-            when moments.is_constant then 1.0 else moments.stddev
-        end as stddev
-    from model_features
-    inner join moments
-        on model_features.feature_name = moments.feature_name
-    inner join feature_impute_values
-        on model_features.feature_name = feature_impute_values.feature_name
+    {% if not refit() %}
+        select
+            feature_name,
+            feature_position,
+            raw_column,
+            impute_value,
+            impute_method,
+            transform,
+            mean,
+            n_rows,
+            is_constant,
+            stddev
+        from {{ frozen_state("fitted_features") }}
+        where model_id = '{{ frozen_model_id() }}' and is_model_feature
+    {% else %}
+        select
+            model_features.feature_name,
+            model_features.feature_position,
+            model_features.raw_column,
+            feature_impute_values.impute_value,
+            feature_impute_values.impute_method,
+            model_features.transform,
+            moments.mean,
+            moments.n_rows,
+            moments.is_constant,
+            -- A constant feature is divided by 1, as StandardScaler does: every
+            -- fitted customer's z is 0, so it weighs nothing in the fit.
+            case
+                when moments.is_constant then 1.0 else moments.stddev
+            end as stddev
+        from model_features
+        inner join moments
+            on model_features.feature_name = moments.feature_name
+        inner join feature_impute_values
+            on model_features.feature_name = feature_impute_values.feature_name
+    {% endif %}
 
 )
 

@@ -5,7 +5,8 @@
     macros of scoring_chain.sql that stg_cc_general__customers through
     int_customers_assigned call, and every fitted value (impute values,
     scaling, centroids, temperature, anomaly thresholds, names, CRM) is read
-    from this warehouse's tables.
+    from this warehouse's public tables: the fit state of the model in use
+    (fitted_features, fitted_segments), its centroids, names and CRM.
 
     To run it: in a DuckDB session, ATTACH this warehouse AS warehouse
     (read-only), create a table scoring_input with the raw file's 18 columns
@@ -18,10 +19,9 @@
 -#}
 -- depends_on: {{ ref("segment_centroids") }}
 -- depends_on: {{ ref("segmentation_models") }}
--- depends_on: {{ ref("feature_scaling") }}
--- depends_on: {{ ref("int_feature_impute_values") }}
+-- depends_on: {{ ref("fitted_features") }}
 -- depends_on: {{ ref("segments") }}
--- depends_on: {{ ref("int_segment_anomaly_thresholds") }}
+-- depends_on: {{ ref("fitted_segments") }}
 {% set fitted = "warehouse.main." %}
 {% set keys = ["input_row_number"] %}
 
@@ -71,9 +71,30 @@ valid_rows as (
 
 ),
 
+segment_centroids as (
+
+    select * from {{ fitted }}segment_centroids
+
+),
+
+fitted_model as (
+
+    select * from {{ fitted }}segmentation_models
+    where model_id = (select any_value(model_id) from segment_centroids)
+
+),
+
+fitted_features as (
+
+    -- impute values of every measure, scaling of the model features
+    select * from {{ fitted }}fitted_features
+    where model_id = (select fitted_model.model_id from fitted_model)
+
+),
+
 impute_row as (
 
-    {{ chain_impute_row(fitted ~ "int_feature_impute_values") }}
+    {{ chain_impute_row("fitted_features") }}
 
 ),
 
@@ -85,26 +106,13 @@ imputed as (
 
 scaling_row as (
 
-    {{ chain_scaling_row(fitted ~ "feature_scaling") }}
+    {{ chain_scaling_row("fitted_features") }}
 
 ),
 
 standardized as (
 
     {{ chain_standardized("imputed", "scaling_row", keys) }}
-
-),
-
-segment_centroids as (
-
-    select * from {{ fitted }}segment_centroids
-
-),
-
-fitted_model as (
-
-    select * from {{ fitted }}segmentation_models
-    where model_id = (select any_value(model_id) from segment_centroids)
 
 ),
 
@@ -124,7 +132,8 @@ segments_named as (
 
 thresholds as (
 
-    select * from {{ fitted }}int_segment_anomaly_thresholds
+    select * from {{ fitted }}fitted_segments
+    where model_id = (select fitted_model.model_id from fitted_model)
 
 )
 
@@ -155,8 +164,10 @@ select
     segments_named.crm_actions,
     segments_named.crm_channel,
     segments_named.crm_priority,
-    segments_named.risk_note
+    segments_named.risk_note,
+    fitted_model.model_id
 from checked
+cross join fitted_model
 left join assigned
     on checked.input_row_number = assigned.input_row_number
 left join segments_named
