@@ -30,6 +30,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -206,10 +207,11 @@ def show(frame: pd.DataFrame) -> None:
 
 
 def alarms(output: str) -> list[str]:
-    """dbt's lines naming a drift test that warned or failed."""
+    """dbt's lines naming a drift test that warned or failed (no colours)."""
+    lines = (re.sub(r"\x1b\[[0-9;]*m", "", line) for line in output.splitlines())
     return [
         line.strip()
-        for line in output.splitlines()
+        for line in lines
         if ("Warning in test" in line or "Failure in test" in line) and "drift" in line
     ]
 
