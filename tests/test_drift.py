@@ -132,6 +132,8 @@ def expected_drift(build: Build) -> pd.DataFrame:
     )
     baseline = build.query(
         f"select * from segment_drift_baselines where model_id = '{model_id}'"
+        " and anomaly_quantile = (select cast(max(anomaly_quantile) as double)"
+        " from int_segment_anomaly_thresholds)"
     ).set_index("segment_id")
     segments = build.query(
         "select segment_id, confidence, is_distance_anomaly from customer_segments"
@@ -492,3 +494,45 @@ def test_a_model_without_a_baseline_warns(scoring_runs, tmp_path):
     assert rows["refit_recommended"].all()
     # a scoring run does not make the scored customers the baseline
     assert build.query("select count(*) as n from feature_drift_bins")["n"][0] == 0
+
+
+@pytest.mark.slow
+def test_another_anomaly_quantile_on_the_same_fit_is_not_drift(
+    real_build, real_csv, tmp_path
+):
+    """anomaly_quantile is not part of model_id: a rebuild of the same fit
+    at 0.95 flags 5 % of customers, which against the 1 % stored at 0.99
+    would be an anomaly ratio of about 5 (an error).  It gets a baseline of
+    its own, and the 0.99 one is kept."""
+    build = copy_build(real_build, tmp_path / "warehouse")
+    before = build.query("select * from segment_drift_baselines order by all")
+    run = run_dbt(
+        [
+            "build",
+            "--select",
+            "int_segment_anomaly_thresholds customer_segments tag:drift",
+            "--exclude",
+            "test_type:unit",
+            "--indirect-selection",
+            "cautious",
+        ],
+        tmp_path,
+        {"raw_path": str(real_csv), "anomaly_quantile": 0.95},
+        CC_SEGMENTATION_WAREHOUSE=str(build.warehouse),
+        CC_SEGMENTATION_EXPORTS=str(build.exports),
+    )
+    assert run.returncode == 0, (run.stdout + run.stderr)[-5000:]
+    assert alarm_lines(run.stdout) == []
+    baselines = build.query("select * from segment_drift_baselines order by all")
+    assert sorted(set(baselines["anomaly_quantile"])) == [0.95, 0.99]
+    kept = baselines[baselines["anomaly_quantile"] == 0.99].reset_index(drop=True)
+    pd.testing.assert_frame_equal(kept, before)
+    segments = build.query("select is_distance_anomaly from customer_segments")
+    new = baselines[baselines["anomaly_quantile"] == 0.95]
+    assert new["model_anomaly_share"].iloc[0] == pytest.approx(
+        segments["is_distance_anomaly"].mean(), rel=1e-12
+    )
+    assert 0.045 < new["model_anomaly_share"].iloc[0] < 0.055
+    rows = drift_rows(build)
+    ratios = rows.loc[rows["check_name"] == "anomaly_ratio", "check_value"]
+    assert (ratios == 1).all() and (rows["status"] == "ok").all()

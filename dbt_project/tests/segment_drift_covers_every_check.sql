@@ -2,8 +2,8 @@
     The latest run in segment_drift has every check: one feature_psi row
     per model feature, one segment_mix_psi row, a confidence_drop and an
     anomaly_ratio row for 'all' and for each segment of its model's
-    baseline; or, when no baseline is stored for its model, the one
-    baseline row.  Without it the alarm tests could pass on a run whose
+    baseline (at this build's anomaly_quantile); or, when no baseline is
+    stored for them, the one baseline row.  Without it the alarm tests could pass on a run whose
     checks were never made.  Returns a row per missing or extra check.
 -#}
 {% set features = model_feature_names() %}
@@ -19,6 +19,12 @@ segment_drift as (
 segment_drift_baselines as (
 
     select * from {{ ref("segment_drift_baselines") }}
+
+),
+
+segment_anomaly_thresholds as (
+
+    select * from {{ ref("int_segment_anomaly_thresholds") }}
 
 ),
 
@@ -42,6 +48,10 @@ baseline_segments as (
     from segment_drift_baselines
     inner join run_model
         on segment_drift_baselines.model_id = run_model.model_id
+    where segment_drift_baselines.anomaly_quantile = (
+        select cast(max(anomaly_quantile) as double)
+        from segment_anomaly_thresholds
+    )
 
 ),
 

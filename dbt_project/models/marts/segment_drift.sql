@@ -16,7 +16,8 @@
       beyond their segment's anomaly threshold divided by the fit's
       (drift_anomaly_ratio_warn / _error);
     - baseline, 'all', only when no baseline is stored for the model (a
-      model fitted before the drift alarms existed): status warn.
+      model fitted before the drift alarms existed) and the run's
+      anomaly_quantile: status warn.
 
     A check is 'error' at or above its error threshold, 'warn' at or above
     its warn threshold, else 'ok' (also when there is nothing to compare,
@@ -61,6 +62,20 @@ segment_drift_baselines as (
 
 ),
 
+segment_anomaly_thresholds as (
+
+    select * from {{ ref("int_segment_anomaly_thresholds") }}
+
+),
+
+anomaly_setting as (
+
+    -- the quantile this run flags anomalies at picks the baseline
+    select cast(max(anomaly_quantile) as double) as anomaly_quantile
+    from segment_anomaly_thresholds
+
+),
+
 run_model as (
 
     -- every customer carries the model that segmented it
@@ -83,6 +98,10 @@ baselines as (
     from segment_drift_baselines
     inner join run_model
         on segment_drift_baselines.model_id = run_model.model_id
+    inner join anomaly_setting
+        on
+            segment_drift_baselines.anomaly_quantile
+            = anomaly_setting.anomaly_quantile
 
 ),
 

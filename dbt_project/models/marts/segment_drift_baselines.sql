@@ -4,10 +4,15 @@
     share of its customers beyond its anomaly threshold, and its median
     confidence; and, on every row, the same figures for the whole model.
 
-    Incremental and written once per model, like feature_drift_bins: only
-    a refit build whose model_id is not stored yet adds rows, so a scoring
-    run never overwrites the fit's figures with those of the customers it
-    scores.  Every segment of the model has a row, even one that no
+    Incremental and written once per model and anomaly_quantile, like
+    feature_drift_bins: only a refit build whose model_id (with the var
+    anomaly_quantile it flags anomalies at) is not stored yet adds rows, so
+    a scoring run never overwrites the fit's figures with those of the
+    customers it scores.  The quantile is part of the key because it is
+    not part of model_id: a rebuild of the same fit with another
+    anomaly_quantile flags another share of customers (0.95: 5 %), and
+    compared with the 1 % of the first baseline that would be an anomaly
+    ratio of 5.  Every segment of the model has a row, even one that no
     customer is nearest to (its shares are then 0).
 -#}
 {{ config(
@@ -36,6 +41,13 @@ segment_anomaly_thresholds as (
 
 ),
 
+anomaly_setting as (
+
+    select cast(max(anomaly_quantile) as double) as anomaly_quantile
+    from segment_anomaly_thresholds
+
+),
+
 run_model as (
 
     -- every customer carries the model that segmented it
@@ -45,12 +57,21 @@ run_model as (
 
 new_model as (
 
-    select model_id from run_model
+    select
+        run_model.model_id,
+        anomaly_setting.anomaly_quantile
+    from run_model
+    cross join anomaly_setting
     {% if not refit() %}
         -- a scoring run's customers are not the fit's
         where false
     {% elif is_incremental() %}
-        where model_id not in (select model_id from {{ this }})
+        where not exists (
+            select 1 from {{ this }} as stored
+            where
+                stored.model_id = run_model.model_id
+                and stored.anomaly_quantile = anomaly_setting.anomaly_quantile
+        )
     {% endif %}
 
 ),
@@ -89,13 +110,6 @@ model_figures as (
 
 ),
 
-anomaly_setting as (
-
-    select cast(max(anomaly_quantile) as double) as anomaly_quantile
-    from segment_anomaly_thresholds
-
-),
-
 final as (
 
     select
@@ -110,7 +124,7 @@ final as (
         model_figures.n_fit_customers,
         model_figures.model_anomaly_share,
         model_figures.model_median_confidence,
-        anomaly_setting.anomaly_quantile,
+        new_model.anomaly_quantile,
         '{{ invocation_id }}' as fit_run_id,
         {{ as_of_timestamp() }} as fit_as_of
     from segments
@@ -119,9 +133,8 @@ final as (
     left join segment_figures
         on segments.segment_id = segment_figures.segment_id
     cross join model_figures
-    cross join anomaly_setting
 
 )
 
 select * from final
-order by model_id, segment_id
+order by model_id, anomaly_quantile, segment_id
