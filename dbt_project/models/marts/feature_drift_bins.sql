@@ -1,0 +1,173 @@
+{#-
+    Fit-time baseline of the feature PSI (segment_drift): per model and
+    model feature, the decile bins of the fit's customers' values and the
+    share of those customers in each bin.
+
+    Incremental and written once per model: a refit build whose model_id
+    is not stored yet adds its rows; every other build (an unchanged
+    rebuild, a scoring run with refit: false) adds nothing, so a model's
+    baseline is never overwritten by the customers it later scores.
+
+    The edges are the 10 %, ..., 90 % deciles (quantile_disc: a customer's
+    own value) with ties collapsed, so a feature where 40 % of customers
+    share one value has fewer, wider bins; fit_share is the share of
+    customers the bin really holds, not 10 %.
+
+    Bins are on the measures as the model reads them before scaling (the
+    imputed values, int_customers_imputed), in their own units.  The model
+    transforms them monotonically (log1p, z-score), which leaves every bin's
+    members and so the PSI unchanged, and unlike z-scores they do not move
+    with the last bits of a recomputed mean and standard deviation: on an
+    unchanged rebuild a tie group on an edge (say the 66 % of customers who
+    never pay in full) stays in its bin.
+-#}
+{{ config(
+    materialized="incremental",
+    incremental_strategy="append",
+    on_schema_change="fail",
+) }}
+{% set features = model_feature_names() %}
+
+with
+
+customers_imputed as (
+
+    select * from {{ ref("int_customers_imputed") }}
+
+),
+
+customer_segments as (
+
+    select * from {{ ref("customer_segments") }}
+
+),
+
+feature_scaling as (
+
+    select * from {{ ref("feature_scaling") }}
+
+),
+
+run_model as (
+
+    -- every customer carries the model that segmented it
+    select max(model_id) as model_id from customer_segments
+
+),
+
+new_model as (
+
+    select model_id from run_model
+    {% if not refit() %}
+        -- a scoring run's customers are not the fit's
+        where false
+    {% elif is_incremental() %}
+        where model_id not in (select model_id from {{ this }})
+    {% endif %}
+
+),
+
+fit_customers as (
+
+    -- empty unless this build fitted a model without a baseline
+    select customers_imputed.*
+    from customers_imputed
+    cross join new_model
+
+),
+
+deciles as (
+
+    select
+        {% for feature in features -%}
+            quantile_disc({{ feature }}, {{ drift_quantiles() }})
+                as {{ feature }}{% if not loop.last %},{% endif %}
+        {% endfor %}
+    from fit_customers
+
+),
+
+decile_lists as (
+
+    unpivot deciles
+    on {{ features | join(", ") }}
+    into name feature_name value deciles
+
+),
+
+edges as (
+
+    select distinct
+        feature_name,
+        unnest(deciles) as upper_edge
+    from decile_lists
+
+),
+
+edge_bins as (
+
+    select
+        feature_name,
+        upper_edge,
+        row_number() over (
+            partition by feature_name order by upper_edge
+        ) as bin_number
+    from edges
+
+),
+
+bins as (
+
+    -- every edge closes a bin from above, and one open bin lies above all
+    select
+        feature_name,
+        bin_number,
+        upper_edge
+    from edge_bins
+
+    union all
+
+    select
+        feature_name,
+        count(*) + 1 as bin_number,
+        null as upper_edge
+    from edge_bins
+    group by feature_name
+
+),
+
+bin_counts as (
+
+    {{ drift_bin_counts("fit_customers", "bins", features) }}
+
+),
+
+final as (
+
+    select
+        new_model.model_id,
+        bins.feature_name,
+        cast(feature_scaling.feature_position as integer) as feature_position,
+        cast(bins.bin_number as integer) as bin_number,
+        lag(bins.upper_edge) over (
+            partition by bins.feature_name order by bins.bin_number
+        ) as lower_edge,
+        bins.upper_edge,
+        bin_counts.n_in_bin as fit_customers,
+        bin_counts.n_in_bin / bin_counts.n_customers as fit_share,
+        bin_counts.n_customers as n_fit_customers,
+        '{{ invocation_id }}' as fit_run_id,
+        {{ as_of_timestamp() }} as fit_as_of
+    from bins
+    inner join bin_counts
+        on
+            bins.feature_name = bin_counts.feature_name
+            and bins.bin_number = bin_counts.bin_number
+    inner join feature_scaling
+        on bins.feature_name = feature_scaling.feature_name
+    cross join new_model
+
+)
+
+select * from final
+order by model_id, feature_position, bin_number
