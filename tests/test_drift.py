@@ -6,14 +6,9 @@ customer_segments) and the stored baselines.  The dbt unit tests in
 dbt_project/models/marts/_drift__unit_tests.yml check the SQL on
 hand-worked toy cases (tests/test_dbt_unit_tests.py runs them).
 
-A scoring run with ``refit: false`` (another part of issue 10) is stood in
-for by an honest device until it lands: ``dbt build`` of the scoring chain
-alone (staging, validation, imputation, standardization, assignment,
-customer_segments) and the drift models, on a shifted copy of the real file,
-over a copy of the real file's build.  The fitted tables (impute values,
-scaling, centroids, anomaly thresholds, segment names) are not selected,
-so they stay the fit's and the new customers are scored with the stored
-model, as refit: false will score them.
+A scoring run is a ``refit: false`` build over a copy of the real file's
+build: it scores a shifted copy of the real file with the stored model
+(tests/test_refit.py checks that build itself).
 """
 
 from __future__ import annotations
@@ -51,12 +46,6 @@ THRESHOLD_VARS = {
     "confidence_drop": "confidence_drop",
     "anomaly_ratio": "anomaly_ratio",
 }
-# The scoring chain and the drift models: what a refit: false build rebuilds.
-SCORING_CHAIN = (
-    "stg_cc_general__customers int_customers_validated int_customers_imputed"
-    " int_customers_standardized int_customers_assigned customer_segments"
-    " tag:drift"
-)
 LATEST = "recorded_at = (select max(recorded_at) from segment_drift)"
 
 
@@ -85,17 +74,9 @@ def status(value: float, warn: float, error: float) -> str:
 
 
 def scoring_run(build: Build, raw_path: Path, workdir: Path, **dbt_vars) -> Build:
-    """Score ``raw_path`` with ``build``'s stored model (see module doc)."""
+    """Score ``raw_path`` with ``build``'s published model (refit: false)."""
     run = run_dbt(
-        [
-            "build",
-            "--select",
-            SCORING_CHAIN,
-            "--exclude",
-            "test_type:unit",
-            "--indirect-selection",
-            "cautious",
-        ],
+        ["build"],
         workdir,
         {"raw_path": str(raw_path), "refit": False, **dbt_vars},
         CC_SEGMENTATION_WAREHOUSE=str(build.warehouse),
