@@ -20,7 +20,9 @@ scoring_runs as (
 
 ),
 
-customer_segment_history as (
+-- read twice (two runs): not materialized, so that each read keeps only its
+-- run's row groups rather than DuckDB copying the whole history first
+customer_segment_history as not materialized (
 
     select * from {{ ref("customer_segment_history") }}
 
