@@ -310,13 +310,6 @@ def test_customers_who_appear_and_disappear_are_counted(months):
     assert row.customers.item() == removed_there + 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="identity.track_segments numbers a new segment after every id in the "
-    "history, its own model's earlier rows included, so rebuilding the model "
-    "that created it (run 3) gives it the next id again (8 -> 9); "
-    "segmentation/identity.py, not this part, must leave them out",
-)
 def test_an_unchanged_file_keeps_every_customer_in_place(months):
     # run 3 scores run 2's file again with the same model
     migrations = migrations_of(months.warehouse, months.run_ids[2])

@@ -86,3 +86,13 @@ def test_rebuilding_the_same_model_gives_the_same_rows():
     history = pd.concat([first, second], ignore_index=True)
     again = track([(0, 2.1, 0), (2.1, 0, 0)], history, "m2", 2)
     pd.testing.assert_frame_equal(again, second)
+
+
+def test_rebuilding_a_model_with_a_new_segment_keeps_its_id():
+    first = track([(2, 0, 0), (0, 2, 0)], None, "m1", 1)
+    second = track([(2, 0, 0), (0, 0, 2)], first, "m2", 2)
+    history = pd.concat([first, second], ignore_index=True)
+    again = track([(2, 0, 0), (0, 0, 2)], history, "m2", 2)
+    # the borrowers are segment 3 however often m2 is rebuilt (not 4)
+    pd.testing.assert_frame_equal(again, second)
+    assert again[again.status == "new"].segment_id.tolist() == [3]

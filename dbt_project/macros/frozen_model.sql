@@ -47,7 +47,7 @@
         ~ " (select count(*) from " ~ segments
         ~ " where model_id = runs.model_id)"
         ~ " from (select model_id from " ~ runs
-        ~ " order by recorded_at desc, run_id desc limit 1) as runs"
+        ~ " order by run_number desc limit 1) as runs"
         ~ " left join " ~ models ~ " as models"
         ~ " on runs.model_id = models.model_id"
     ).rows %}

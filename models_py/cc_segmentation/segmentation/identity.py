@@ -185,7 +185,10 @@ def track_segments(
             int(new): int(before)
             for new, before in zip(new_positions, previous_positions, strict=True)
         }
-        next_id = int(history["segment_id"].max()) + 1
+        # after every id other fits use: this model's own rows (a rebuild of
+        # it) must not push its new segments to the next id again
+        others = history["model_id"] != model_id
+        next_id = int(history.loc[others, "segment_id"].max()) + 1
         kept_previous: set[int] = set()
         new_fit_rows: list[tuple[int, int]] = []
         for row, fit_id in enumerate(fit_ids):
