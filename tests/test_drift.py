@@ -13,24 +13,15 @@ build: it scores a shifted copy of the real file with the stored model
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, Build, copy_build, run_dbt
+from conftest import Build, copy_build, run_dbt
 
-_spec = importlib.util.spec_from_file_location(
-    "demo_drift", REPO / "tests" / "benchmarks" / "demo_drift.py"
-)
-assert _spec is not None and _spec.loader is not None
-demo_drift = importlib.util.module_from_spec(_spec)
-sys.modules["demo_drift"] = demo_drift
-_spec.loader.exec_module(demo_drift)
-shifted_copy = demo_drift.shifted_copy
+from cc_segmentation.data.shift import shifted_copy
 
 FLOOR = 1e-4  # macro drift_share_floor
 DECILES = np.arange(1, 10) / 10

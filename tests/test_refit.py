@@ -19,6 +19,7 @@ import pytest
 from conftest import REPO, Build, copy_build, dbt_build
 
 from cc_segmentation.apps import scoring
+from cc_segmentation.data.shift import shifted_copy
 
 pytestmark = pytest.mark.slow
 
@@ -34,23 +35,6 @@ MODEL_TABLES = {
 }
 
 
-def shifted_copy(source, target, seed: int = 7) -> pd.DataFrame:
-    """``source`` with BALANCE × 1.5 for a fixed-seed third of its customers.
-
-    Cells stay text, as the raw file has them (an empty cell stays empty).
-    """
-    frame = pd.read_csv(source, dtype=str, keep_default_na=False)
-    rows = np.random.default_rng(seed).choice(
-        len(frame), len(frame) // 3, replace=False
-    )
-    balance = pd.to_numeric(frame.loc[rows, "BALANCE"].replace("", None))
-    frame.loc[rows, "BALANCE"] = [
-        "" if pd.isna(value) else repr(float(value) * 1.5) for value in balance
-    ]
-    frame.to_csv(target, index=False)
-    return frame
-
-
 def model_state(build: Build) -> dict[str, pd.DataFrame]:
     return {
         table: build.query(f"select * from {table} order by {order}")
@@ -61,8 +45,7 @@ def model_state(build: Build) -> dict[str, pd.DataFrame]:
 @pytest.fixture(scope="module")
 def shifted_csv(tmp_path_factory, real_csv):
     path = tmp_path_factory.mktemp("shifted") / "cc_general_shifted.csv"
-    shifted_copy(real_csv, path)
-    return path
+    return shifted_copy(real_csv, path).path
 
 
 @pytest.fixture(scope="module")
