@@ -580,6 +580,15 @@ def test_no_warehouse_is_a_503_until_one_is_published(real_build, tmp_path):
         assert status == 503
         assert "has no scoring query" in health["reason"]
 
+        shutil.copy2(real_build.warehouse, tmp_path / "broken.duckdb")
+        with duckdb.connect(str(tmp_path / "broken.duckdb")) as con:
+            con.execute("drop table int_segment_anomaly_thresholds")
+        os.replace(tmp_path / "broken.duckdb", served)
+        status, health = call(f"{url}/health")
+        assert status == 503
+        assert "its scoring query cannot run" in health["reason"]
+        assert "int_segment_anomaly_thresholds" in health["reason"]
+
         shutil.copy2(real_build.warehouse, tmp_path / "new.duckdb")
         os.replace(tmp_path / "new.duckdb", served)
         status, health = call(f"{url}/health")

@@ -294,6 +294,13 @@ class Scorer:
         self._con = duckdb.connect()
         try:
             self.model = self._load()
+        except duckdb.Error as error:
+            # e.g. a query that reads a table this warehouse lacks
+            self._con.close()
+            first = str(error).splitlines()[0]
+            raise WarehouseNotReady(
+                f"{self.warehouse}: its scoring query cannot run: {first}"
+            ) from error
         except BaseException:
             self._con.close()
             raise

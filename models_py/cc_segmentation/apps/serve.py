@@ -34,6 +34,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -77,6 +78,8 @@ DEFAULT_WAREHOUSE = "warehouse/segmentation.duckdb"
 MAX_BODY_BYTES = 100 * 1024 * 1024
 #: What messages call the body of POST /score/csv.
 CSV_BODY_NAME = "CSV body"
+#: How long a warehouse that failed to load is not tried again, unchanged.
+_RETRY_SECONDS = 2.0
 
 _log = logging.getLogger("cc_segmentation.serve")
 
@@ -326,14 +329,17 @@ class PublishedScorer:
     time) with the loaded one's, and a change loads the new file once: a
     build publishes with ``os.replace``, so the path then names a new inode.
     The replaced scorer is closed after the batch it is scoring.  A file
-    that cannot be loaded is remembered with its signature, so requests get
-    its reason at once until the file changes again.
+    that cannot be loaded is tried again when it changes, or after
+    ``_RETRY_SECONDS`` (a plain ``dbt build`` writing it in place holds a
+    lock that may outlast its last change); meanwhile requests get the
+    reason at once.
     """
 
     def __init__(self, warehouse: str | os.PathLike) -> None:
         self.warehouse = Path(warehouse)
         self._scorer: Scorer | None = None
-        self._failure: tuple[tuple[int, int, int, int], WarehouseNotReady] | None
+        # the signature, time and error of the last file that failed to load
+        self._failure: tuple[tuple[int, ...], float, WarehouseNotReady] | None
         self._failure = None
         self._lock = threading.Lock()
 
@@ -357,12 +363,15 @@ class PublishedScorer:
             scorer = self._scorer
             if scorer is not None and scorer.signature == signature:
                 return scorer
-            if self._failure is not None and self._failure[0] == signature:
-                raise self._failure[1]
+            if self._failure is not None:
+                failed_signature, failed_at, error = self._failure
+                fresh = time.monotonic() - failed_at < _RETRY_SECONDS
+                if failed_signature == signature and fresh:
+                    raise error
             try:
                 loaded = Scorer(self.warehouse)
             except WarehouseNotReady as error:
-                self._failure = (signature, error)
+                self._failure = (signature, time.monotonic(), error)
                 self._scorer = None
                 if scorer is not None:
                     scorer.close()
