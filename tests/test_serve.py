@@ -38,8 +38,8 @@ from conftest import FREQUENCIES, REPO
 from numpy.testing import assert_allclose, assert_array_equal
 from pydantic import TypeAdapter, ValidationError
 
-from cc_segmentation import RAW_COLUMNS
-from cc_segmentation.apps.scoring import score
+from cc_segmentation import RAW_COLUMNS, sql_literal
+from cc_segmentation.apps.scoring import Scorer, score
 from cc_segmentation.apps.serve import Customer, ScoreBody, ScoredCustomer, create_app
 
 slow = pytest.mark.slow
@@ -725,3 +725,51 @@ def test_the_serve_command_starts_the_api(served_copy, tmp_path):
         returncode = process.wait(30)
     assert returncode == 0, log.read_text()
     assert "serving model" in log.read_text()
+
+
+# -- the Scorer under the API -------------------------------------------------
+
+
+@slow
+def test_a_copy_of_a_fitted_table_that_differs_stops_the_scorer(
+    served_copy, monkeypatch
+):
+    def three_digits(value: Any) -> str:
+        text = f"{value:.3f}" if isinstance(value, float) else str(value)
+        return "null" if value is None else sql_literal(text)
+
+    monkeypatch.setattr("cc_segmentation.apps.scoring._text_literal", three_digits)
+    with pytest.raises(RuntimeError, match="the copies of .*feature_scaling.* differ"):
+        Scorer(served_copy)
+
+
+@slow
+def test_the_scorer_plans_the_query_once(served_copy, real_csv, tmp_path):
+    """Executing the prepared query binds nothing: its plan is kept.  (DuckDB
+    binds a prepared statement again on every run if it scans a table.)"""
+    customers = pd.read_csv(real_csv, dtype=str, keep_default_na=False).head(5)
+
+    def binding_seconds(con: duckdb.DuckDBPyConnection, run: Any) -> float:
+        profile = tmp_path / "profile.json"
+        con.execute("pragma enable_profiling = 'json'")
+        con.execute(f"pragma profiling_output = {sql_literal(profile)}")
+        con.execute("set profiling_mode = 'detailed'")
+        run()
+        con.execute("pragma disable_profiling")
+        return json.loads(profile.read_text())["planner"]["binding_time"]
+
+    with Scorer(served_copy) as scorer:
+        scorer.score(customers)
+        reused = binding_seconds(scorer._con, lambda: scorer.score(customers))
+
+    # the query run as it is stored: attached warehouse, scoring_input a table
+    with duckdb.connect() as con:
+        con.execute(f"attach {sql_literal(served_copy)} as warehouse (read_only)")
+        ((query,),) = con.execute(
+            "select query from warehouse.main.scoring_query"
+        ).fetchall()
+        frame = customers.set_axis([c.lower() for c in RAW_COLUMNS], axis=1)
+        con.register("frame", frame)
+        con.execute("create temp table scoring_input as select * from frame")
+        planned = binding_seconds(con, lambda: con.execute(query).fetchall())
+    assert reused < planned / 100, (reused, planned)

@@ -330,8 +330,10 @@ class Scorer:
         model_id, query = rows[0]
         model = self._read_model(model_id)
         con.execute("attach ':memory:' as warehouse")
-        for table in sorted(set(re.findall(r"\bwarehouse\.main\.(\w+)", query))):
+        tables = sorted(set(re.findall(r"\bwarehouse\.main\.(\w+)", query)))
+        for table in tables:
             self._copy_fitted_table(table)
+        self._check_copies(tables)
         con.execute(f"detach {_PUBLISHED}")
         struct = ", ".join(f"{column} varchar" for column in _INPUT_COLUMNS)
         con.create_function(
@@ -410,14 +412,24 @@ class Scorer:
             f"create view warehouse.main.{table} as select {typed} from "
             f"(values {values}) as copied ({', '.join(positional)})"
         )
-        copy = f"warehouse.main.{table}"
-        (differences,) = con.execute(
-            f"select count(*) from ((select * from {published} except all "
-            f"select * from {copy}) union all (select * from {copy} "
-            f"except all select * from {published}))"
-        ).fetchall()[0]
-        if differences:
-            raise RuntimeError(f"the copy of {table} differs from the table")
+
+    def _check_copies(self, tables: list[str]) -> None:
+        """Each copy holds exactly its table's rows (``except all`` both
+        ways; one query for all, as each query costs its planning)."""
+        differences = " union all ".join(
+            f"select {sql_literal(table)} as table_name, count(*) as n from "
+            f"((select * from {_PUBLISHED}.main.{table} except all "
+            f"select * from warehouse.main.{table}) union all "
+            f"(select * from warehouse.main.{table} except all "
+            f"select * from {_PUBLISHED}.main.{table}))"
+            for table in tables
+        )
+        differ = self._con.execute(
+            f"select table_name from ({differences}) where n > 0"
+        ).fetchall()
+        if differ:
+            names = ", ".join(row[0] for row in differ)
+            raise RuntimeError(f"the copies of {names} differ from the tables")
 
     def _hand_over_batch(self, _dummy: pa.Array) -> pa.Array:
         """The batch being scored, as one list value (``scoring_batch(0)``)."""
