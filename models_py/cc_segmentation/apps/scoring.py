@@ -2,9 +2,11 @@
 
 The warehouse's ``scoring_query`` table holds the pipeline's own scoring
 SQL (validation checks, imputation, standardization, nearest centroid: the
-same dbt macros, compiled against the fitted tables).  :func:`score` runs it
-in a private in-memory DuckDB session that attaches the warehouse
-read-only, so it never blocks a build.
+same dbt macros, compiled against the fitted tables).  A :class:`Scorer`
+runs it in a private in-memory DuckDB session that reads the warehouse
+read-only once, so it never blocks a build, and keeps the query's plan for
+batch after batch: the scoring API holds one.  :func:`score` opens one for
+a single call (the dashboard's way).
 
 A CSV file is read by :func:`read_customers_csv` with the raw source's own
 ``read_csv`` dialect (every cell as text, comma, double quotes, no
@@ -245,8 +247,8 @@ class Scorer:
     """A warehouse's ``scoring_query``, planned once, to score batch after batch.
 
     Running the stored query costs about 150 ms even for one customer, and
-    almost all of it is DuckDB binding and optimizing its 127 kB of SQL:
-    the rows themselves take a few milliseconds.  DuckDB keeps a prepared
+    most of it is DuckDB binding and optimizing its 127 kB of SQL; run
+    from its kept plan it takes about 30 ms.  DuckDB keeps a prepared
     statement's plan only while the statement scans no table (any table
     scan makes ``EXECUTE`` bind it again), so the scorer arranges the
     query's inputs to be something other than tables, and prepares it once:
@@ -273,8 +275,9 @@ class Scorer:
     Raises
     ------
     WarehouseNotReady
-        The file is missing, cannot be opened read-only, or has no
-        ``scoring_query`` (not built, or built before it existed).
+        The file is missing, cannot be opened read-only, has no
+        ``scoring_query`` (not built, or built before it existed), or its
+        query cannot run on it (a fitted table missing).
     """
 
     def __init__(self, warehouse: str | os.PathLike) -> None:
