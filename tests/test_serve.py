@@ -773,3 +773,23 @@ def test_the_scorer_plans_the_query_once(served_copy, real_csv, tmp_path):
         con.execute("create temp table scoring_input as select * from frame")
         planned = binding_seconds(con, lambda: con.execute(query).fetchall())
     assert reused < planned / 100, (reused, planned)
+
+
+@slow
+def test_a_scorer_nobody_closes_is_freed_with_its_session(served_copy):
+    script = (
+        "import sys, pandas as pd\n"
+        "from cc_segmentation.apps.scoring import Scorer\n"
+        "scorer = Scorer(sys.argv[1])\n"
+        "row = {c: '1' for c in sys.argv[2].split(',')}\n"
+        "print(scorer.score(pd.DataFrame([row])).segment_id.notna().all())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(served_copy), HEADER],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"
+    assert done.stderr == ""  # nanobind reports a session leaked at exit here

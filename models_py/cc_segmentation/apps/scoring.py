@@ -23,6 +23,7 @@ import csv
 import os
 import re
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -339,9 +340,19 @@ class Scorer:
         self._check_copies(tables)
         con.execute(f"detach {_PUBLISHED}")
         struct = ", ".join(f"{column} varchar" for column in _INPUT_COLUMNS)
+        # the session holds the function; through a weak reference, so that
+        # a scorer nobody closes is freed, and its session with it
+        hand_over = weakref.WeakMethod(self._hand_over_batch)
+
+        def scoring_batch(dummy: pa.Array) -> pa.Array:
+            method = hand_over()
+            if method is None:  # pragma: no cover (the scorer is being freed)
+                raise RuntimeError("the scorer of this session is gone")
+            return method(dummy)
+
         con.create_function(
             "scoring_batch",
-            self._hand_over_batch,
+            scoring_batch,
             [duckdb.sqltype("integer")],
             duckdb.sqltype(f"struct({struct})[]"),
             type=duckdb.func.ARROW,
