@@ -17,6 +17,7 @@ OPTIONS = {
     "build": ["dbt build", "--select", "--full-refresh", "--vars"],
     "sample": ["--rows", "--seed", "--out", "--chunk-size", "--format"],
     "dashboard": ["streamlit run", "--server.port"],
+    "serve": ["--warehouse", "--host", "--port", "--no-access-log"],
     "reports": ["--warehouse", "--out"],
     "calibrate": ["csv_path", "--out", "--no-fit"],
 }

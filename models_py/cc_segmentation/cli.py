@@ -1,10 +1,10 @@
 """The ``cc-segmentation`` command: one command, a subcommand per task.
 
-``cc-segmentation build``, ``sample``, ``dashboard``, ``reports`` and
-``calibrate``; ``python -m cc_segmentation`` is the same command.  Each
-subcommand's options are defined once, by the module that does the work
-(its ``add_arguments``), and only the chosen subcommand's module is
-imported, so ``--help`` answers at once.  ``build`` and ``dashboard`` pass
+``cc-segmentation build``, ``sample``, ``dashboard``, ``serve``,
+``reports`` and ``calibrate``; ``python -m cc_segmentation`` is the same
+command.  Each subcommand's options are defined once, by the module that
+does the work (its ``add_arguments``), and only the chosen subcommand's
+module is imported, so ``--help`` answers at once.  ``build`` and ``dashboard`` pass
 every option they do not know to ``dbt build`` and ``streamlit run``.
 """
 
@@ -22,6 +22,7 @@ SUMMARIES = {
     "build": "build and publish the warehouse (dbt build, published atomically)",
     "sample": "write a synthetic credit-card sample (CSV or Parquet)",
     "dashboard": "start the Streamlit dashboard over the published warehouse",
+    "serve": "start the scoring API (FastAPI) over the published warehouse",
     "reports": "write the PNG reports from the published warehouse",
     "calibrate": "compute the sample generator's calibration from the real file",
 }
@@ -65,6 +66,7 @@ COMMANDS: dict[str, Callable[[argparse.ArgumentParser], Handler]] = {
     "build": _build,
     "sample": _module_command("cc_segmentation.data.sample"),
     "dashboard": _dashboard,
+    "serve": _module_command("cc_segmentation.apps.serve"),
     "reports": _module_command("cc_segmentation.apps.reports"),
     "calibrate": _module_command("cc_segmentation.data.calibration"),
 }
