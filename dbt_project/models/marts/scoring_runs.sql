@@ -6,6 +6,8 @@
     pair segment_migrations compares.  The published model is the model_id
     of the run with the highest run_number.
 -#}
+-- After the drift bins, for memory at 10 M customers (see feature_drift_bins).
+-- depends_on: {{ ref("feature_drift_bins") }}
 {{ config(
     materialized="incremental",
     incremental_strategy="append",
