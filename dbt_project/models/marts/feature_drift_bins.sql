@@ -68,7 +68,7 @@ new_model as (
         -- a scoring run's customers are not the fit's
         where false
     {% elif is_incremental() %}
-        where model_id not in (select model_id from {{ this }})
+        where model_id not in (select kept.model_id from {{ this }} as kept)
     {% endif %}
 
 ),

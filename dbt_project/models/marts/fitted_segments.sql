@@ -41,6 +41,6 @@ final as (
 select * from final
 {% if is_incremental() %}
     -- a model's fit state is written once, by the build that fits it
-    where model_id not in (select stored.model_id from {{ this }} as stored)
+    where model_id not in (select kept.model_id from {{ this }} as kept)
 {% endif %}
 order by model_id, segment_id

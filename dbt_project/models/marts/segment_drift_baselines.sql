@@ -67,10 +67,10 @@ new_model as (
         where false
     {% elif is_incremental() %}
         where not exists (
-            select 1 from {{ this }} as stored
+            select 1 from {{ this }} as kept
             where
-                stored.model_id = run_model.model_id
-                and stored.anomaly_quantile = anomaly_setting.anomaly_quantile
+                kept.model_id = run_model.model_id
+                and kept.anomaly_quantile = anomaly_setting.anomaly_quantile
         )
     {% endif %}
 
