@@ -29,9 +29,12 @@ def test_every_dbt_unit_test_passes(real_build, real_csv, tmp_path):
     manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
     results = json.loads((tmp_path / "target" / "run_results.json").read_text())
     ran = {r["unique_id"]: r["status"] for r in results["results"]}
-    # the on-run-start hook (validate_vars) runs too, as an operation
+    # the on-run-start hooks (validate_vars, check_published_model) run too,
+    # as operations
     hooks = {uid for uid in ran if uid.startswith("operation.")}
-    assert hooks == {"operation.cc_segmentation.cc_segmentation-on-run-start-0"}
+    assert hooks == {
+        f"operation.cc_segmentation.cc_segmentation-on-run-start-{n}" for n in (0, 1)
+    }
     ran = {uid: status for uid, status in ran.items() if uid not in hooks}
     assert set(ran) == set(manifest["unit_tests"]) and ran  # every one, only them
     assert set(ran.values()) == {"pass"}

@@ -311,6 +311,7 @@ def assert_same_as_score(answers: list[dict[str, Any]], scored: pd.DataFrame) ->
         flat = {
             "input_row_number": answer["input_row_number"],
             "cust_id": answer["cust_id"],
+            "model_id": answer["model_id"],
             "rejection_reason": answer["rejection_reason"],
             "segment_id": answer["segment_id"],
             "segment_name": answer["segment_name"],
@@ -582,12 +583,12 @@ def test_no_warehouse_is_a_503_until_one_is_published(real_build, tmp_path):
 
         shutil.copy2(real_build.warehouse, tmp_path / "broken.duckdb")
         with duckdb.connect(str(tmp_path / "broken.duckdb")) as con:
-            con.execute("drop table int_segment_anomaly_thresholds")
+            con.execute("drop table fitted_segments")
         os.replace(tmp_path / "broken.duckdb", served)
         status, health = call(f"{url}/health")
         assert status == 503
         assert "its scoring query cannot run" in health["reason"]
-        assert "int_segment_anomaly_thresholds" in health["reason"]
+        assert "fitted_segments" in health["reason"]
 
         shutil.copy2(real_build.warehouse, tmp_path / "new.duckdb")
         os.replace(tmp_path / "new.duckdb", served)
@@ -739,7 +740,7 @@ def test_a_copy_of_a_fitted_table_that_differs_stops_the_scorer(
         return "null" if value is None else sql_literal(text)
 
     monkeypatch.setattr("cc_segmentation.apps.scoring._text_literal", three_digits)
-    with pytest.raises(RuntimeError, match="the copies of .*feature_scaling.* differ"):
+    with pytest.raises(RuntimeError, match="the copies of .*fitted_features.* differ"):
         Scorer(served_copy)
 
 
