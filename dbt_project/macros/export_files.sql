@@ -18,6 +18,10 @@
     as it is.  The export path reaches SQL as a quoted literal.
 -#}
 {% macro export_file(format) %}
+    {{ return(adapter.dispatch("export_file", "cc_segmentation")(format)) }}
+{% endmacro %}
+
+{% macro default__export_file(format) %}
     {% set path = adapter.external_root() ~ "/" ~ this.identifier %}
     {% if format == "parquet" %}
         copy (select * from {{ this }})
@@ -35,6 +39,36 @@
                 {% endfor %}
             from {{ this }}
         ) to {{ sql_literal(path ~ ".csv") }} (header true, delimiter ',')
+    {% endif %}
+{% endmacro %}
+
+{#-
+    On Spark a query writes a directory of part files, not one file:
+    <exports>/<model>.parquet/ and <model>.csv/ (Spark's own layout, read
+    back whole by Spark, DuckDB, pandas and pyarrow).  The exports root is
+    $CC_SEGMENTATION_EXPORTS, as on DuckDB.
+-#}
+{% macro spark__export_file(format) %}
+    {% set path = env_var("CC_SEGMENTATION_EXPORTS", "warehouse/exports")
+        ~ "/" ~ this.identifier %}
+    {% if format == "parquet" %}
+        insert overwrite directory {{ sql_literal(path ~ ".parquet") }}
+        using parquet
+        select * from {{ this }}
+    {% else %}
+        insert overwrite directory {{ sql_literal(path ~ ".csv") }}
+        using csv options (header "true", delimiter ",")
+        select
+            {% for column in adapter.get_columns_in_relation(this) %}
+                {% set name = adapter.quote(column.name) %}
+                {% if column.is_string() %}
+                    {{ csv_safe_text(name) }} as {{ name }}
+                {% else %}
+                    {{ name }}
+                {% endif %}
+                {%- if not loop.last %},{% endif %}
+            {% endfor %}
+        from {{ this }}
     {% endif %}
 {% endmacro %}
 

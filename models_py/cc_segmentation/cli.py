@@ -38,7 +38,14 @@ def _build(parser: argparse.ArgumentParser) -> Handler:
     parser.description = runner.DESCRIPTION
     parser.usage = "%(prog)s [-h] [dbt build options]"
     parser.epilog = runner.EPILOG
-    return lambda _args, dbt_args: runner.run(dbt_args)
+    def build(_args: argparse.Namespace, dbt_args: list[str]) -> int:
+        from cc_segmentation.publishing import spark
+
+        if spark.targets_spark(dbt_args):
+            return spark.run(dbt_args)
+        return runner.run(dbt_args)
+
+    return build
 
 
 def _dashboard(parser: argparse.ArgumentParser) -> Handler:
