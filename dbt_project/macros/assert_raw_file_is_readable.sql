@@ -6,17 +6,32 @@
     The message names the file and the columns.
     Row-level problems are not handled here: they are quarantined downstream.
 -#}
+{#- The files of a glob (or the one file), in name order. -#}
+{% macro raw_files(path) %}
+    {{ return(adapter.dispatch("raw_files", "cc_segmentation")(path)) }}
+{% endmacro %}
+
+{% macro default__raw_files(path) %}
+    {% set found = run_query(
+        "select file from glob(" ~ sql_literal(path) ~ ") order by file"
+    ) %}
+    {{ return(found.columns[0].values() | list) }}
+{% endmacro %}
+
+{#- binaryFile lists the files; its content column is not read unless asked for. -#}
+{% macro spark__raw_files(path) %}
+    {% set found = run_query(
+        "select path from binaryFile." ~ spark_path(path) ~ " order by path"
+    ) %}
+    {{ return(found.columns[0].values() | list) }}
+{% endmacro %}
+
 {% macro assert_raw_file_is_readable(path) %}
     {% if not execute %}
         {{ return("") }}
     {% endif %}
     {% set expected = ["CUST_ID"] + (cc_feature_names() | map("upper") | list) %}
-    {% set quoted = sql_literal(path) %}
-
-    {% set found = run_query(
-        "select file from glob(" ~ quoted ~ ") order by file"
-    ) %}
-    {% set files = found.columns[0].values() | list %}
+    {% set files = raw_files(path) %}
     {% if files | length == 0 %}
         {{ exceptions.raise_compiler_error(
             "Raw file " ~ path ~ " does not exist. Pass your file with "
@@ -43,35 +58,9 @@
 
 {#- Stops on one file's bad header; true when the file has a data row. -#}
 {% macro assert_raw_header(file, expected) %}
-    {% set quoted = sql_literal(file) %}
-    {% if file.lower().endswith(".parquet") %}
-        {% set schema = run_query(
-            "select column_name from (describe select * from read_parquet("
-            ~ quoted ~ "))"
-        ) %}
-        {% set header = schema.columns[0].values() | list %}
-        {% set rows = run_query(
-            "select count(*) from (select 1 from read_parquet(" ~ quoted
-            ~ ") limit 1)"
-        ) %}
-        {% set has_data = rows.columns[0].values()[0] > 0 %}
-    {% else %}
-        {#- Read whole lines (no sniffing: a ragged row must not hide the
-            header problem); the header is split on commas here. -#}
-        {% set head = run_query(
-            "select * from read_csv(" ~ quoted ~ ", header = false, "
-            ~ "auto_detect = false, delim = chr(31), quote = '', escape = '', "
-            ~ "columns = struct_pack(line := 'VARCHAR')) limit 2"
-        ) %}
-        {% if head.rows | length == 0 %}
-            {{ exceptions.raise_compiler_error(
-                "Raw file " ~ file ~ " is empty: expected a header with the "
-                ~ "columns " ~ expected | join(", ") ~ " and one row per customer."
-            ) }}
-        {% endif %}
-        {% set header = (head.rows[0][0] or "").split(",") %}
-        {% set has_data = head.rows | length > 1 %}
-    {% endif %}
+    {% set read = raw_header(file, expected) %}
+    {% set header = read[0] %}
+    {% set has_data = read[1] %}
 
     {% set names = [] %}
     {% for h in header %}
@@ -91,4 +80,79 @@
         ) }}
     {% endif %}
     {{ return(has_data) }}
+{% endmacro %}
+
+
+{#-
+    A file's header (a list of names) and whether it has a data row.  A CSV
+    is read as whole lines (no sniffing: a ragged row must not hide the
+    header problem) and its header split on commas.
+-#}
+{% macro raw_header(file, expected) %}
+    {{ return(adapter.dispatch("raw_header", "cc_segmentation")(file, expected)) }}
+{% endmacro %}
+
+{% macro default__raw_header(file, expected) %}
+    {% set quoted = sql_literal(file) %}
+    {% if file.lower().endswith(".parquet") %}
+        {% set schema = run_query(
+            "select column_name from (describe select * from read_parquet("
+            ~ quoted ~ "))"
+        ) %}
+        {% set header = schema.columns[0].values() | list %}
+        {% set rows = run_query(
+            "select count(*) from (select 1 from read_parquet(" ~ quoted
+            ~ ") limit 1)"
+        ) %}
+        {% set has_data = rows.columns[0].values()[0] > 0 %}
+    {% else %}
+        {% set head = run_query(
+            "select * from read_csv(" ~ quoted ~ ", header = false, "
+            ~ "auto_detect = false, delim = chr(31), quote = '', escape = '', "
+            ~ "columns = struct_pack(line := 'VARCHAR')) limit 2"
+        ) %}
+        {% if head.rows | length == 0 %}
+            {{ exceptions.raise_compiler_error(
+                "Raw file " ~ file ~ " is empty: expected a header with the "
+                ~ "columns " ~ expected | join(", ") ~ " and one row per customer."
+            ) }}
+        {% endif %}
+        {% set header = (head.rows[0][0] or "").split(",") %}
+        {% set has_data = head.rows | length > 1 %}
+    {% endif %}
+
+    {{ return([header, has_data]) }}
+{% endmacro %}
+
+{% macro spark__raw_header(file, expected) %}
+    {% if file.lower().endswith(".parquet") %}
+        {% set schema = run_query(
+            "describe query select * from parquet." ~ spark_path(file)
+        ) %}
+        {% set header = schema.columns[0].values() | list %}
+        {% set rows = run_query(
+            "select count(*) from (select 1 from parquet." ~ spark_path(file)
+            ~ " limit 1)"
+        ) %}
+        {% set has_data = rows.columns[0].values()[0] > 0 %}
+    {% else %}
+        {#- The text source reads a file's lines in order from its first split. -#}
+        {% set head = run_query(
+            "select value from text." ~ spark_path(file) ~ " limit 2"
+        ) %}
+        {% if head.rows | length == 0 %}
+            {{ exceptions.raise_compiler_error(
+                "Raw file " ~ file ~ " is empty: expected a header with the "
+                ~ "columns " ~ expected | join(", ") ~ " and one row per customer."
+            ) }}
+        {% endif %}
+        {% set header = (head.rows[0][0] or "").split(",") %}
+        {% set has_data = head.rows | length > 1 %}
+    {% endif %}
+    {{ return([header, has_data]) }}
+{% endmacro %}
+
+{#- A path as a Spark file-source identifier (format.`path`). -#}
+{% macro spark_path(path) %}
+    {{ return("`" ~ (path | replace("`", "``")) ~ "`") }}
 {% endmacro %}

@@ -21,7 +21,7 @@
             {{ key }},
         {% endfor -%}
         {% for column in ["cust_id"] + cc_feature_names() -%}
-            nullif(trim(cast({{ column }} as varchar)), '')
+            nullif(trim(cast({{ column }} as string)), '')
                 as {{ column }}{% if not loop.last %},{% endif %}
         {% endfor %}
     from {{ input }}

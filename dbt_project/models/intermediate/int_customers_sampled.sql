@@ -29,7 +29,7 @@ ranked as (
 
     select
         *,
-        hash(cust_id, {{ var("random_state") | int }}) as sample_hash
+        {{ row_hash(["cust_id", var("random_state") | int]) }} as sample_hash
     from customers_standardized
     order by sample_hash, cust_id
     limit {{ sample_rows }}

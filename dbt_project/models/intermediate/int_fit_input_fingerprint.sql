@@ -49,8 +49,8 @@ fingerprint as (
         count(*) as n_rows,
         md5(
             cast(
-                sum(hash(cust_id, {{ cc_feature_names() | join(", ") }}))
-                as varchar
+                sum({{ row_hash(["cust_id"] + cc_feature_names()) }})
+                as string
             ) || ':' || count(*)
         ) as input_fingerprint
     from customers_imputed

@@ -72,7 +72,7 @@ previous_run as (
         from {{ this }}
     {% else %}
         select
-            cast(null as varchar) as run_id,
+            cast(null as string) as run_id,
             cast(null as integer) as run_number
     {% endif %}
 

@@ -1,22 +1,19 @@
 {#- Fail fast, naming file and columns, when the file is unusable. -#}
 {% do assert_raw_file_is_readable(var("raw_path")) %}
 
+{#- On Spark, the source is an external table over the file (spark_raw_file.sql). -#}
+{% do register_raw_source(var("raw_path")) %}
+
 with
 
 customers as (
 
-    select * from {{ source("cc_general", "customers") }}
-
-),
-
-numbered as (
-
-    -- The scan keeps file order (preserve_insertion_order), so this is the
-    -- data row's position in the file: quarantine reports cite it.
+    -- The data row's position in the file (macro file_row_number):
+    -- quarantine reports cite it.
     select
         *,
-        row_number() over () as source_row_number
-    from customers
+        {{ file_row_number() }} as source_row_number
+    from {{ source("cc_general", "customers") }}
 
 ),
 
@@ -24,7 +21,7 @@ renamed as (
 
     -- the scoring chain's first step (scoring_chain.sql): scoring_query
     -- trims uploaded customers the same way
-    {{ chain_trimmed("numbered", ["source_row_number"]) }}
+    {{ chain_trimmed("customers", ["source_row_number"]) }}
 
 )
 
