@@ -20,6 +20,16 @@
         {{ return("") }}
     {% endif %}
     {% set relation = source("cc_general", "customers") %}
+    {#- A table's relative path would resolve against its database's
+        location: make it absolute against the working directory, as
+        DuckDB reads it (a path with a scheme, such as s3a:// or hdfs://,
+        or an absolute one is kept). -#}
+    {% if not modules.re.match("^([a-zA-Z][a-zA-Z0-9+.-]*:|/)", path) %}
+        {% set cwd = run_query(
+            "select reflect('java.lang.System', 'getProperty', 'user.dir')"
+        ).columns[0].values()[0] %}
+        {% set path = cwd ~ "/" ~ path %}
+    {% endif %}
     {% do run_query("create schema if not exists " ~ relation.schema) %}
     {% do run_query("drop table if exists " ~ relation) %}
     {% if path.lower().endswith(".parquet") %}
@@ -58,11 +68,12 @@
     row_number() over ()
 {% endmacro %}
 
+{#- Spark's row_number() is an int; DuckDB's, and the contracts', a bigint. -#}
 {% macro spark__file_row_number() %}
-    row_number() over (
+    cast(row_number() over (
         order by
             _metadata.file_path,
             _metadata.file_block_start,
             monotonically_increasing_id()
-    )
+    ) as bigint)
 {% endmacro %}

@@ -11,7 +11,7 @@
     case
         when {{ raw }} is not null and {{ value }} is null
             then '{{ feature.name }} is not a number: ' || {{ raw }}
-        when not isfinite({{ value }})
+        when not {{ is_finite(value) }}
             then '{{ feature.name }} is not finite: ' || {{ raw }}
         {% if feature.kind in ("money", "count") %}
         when {{ value }} < 0

@@ -44,7 +44,9 @@ final as (
         {% for feature in model_feature_names() %}
             {{ feature }}_z,
         {% endfor %}
-        row_number() over (order by sample_hash, cust_id) as sample_rank
+        -- bigint on both engines (Spark's row_number is an int)
+        cast(row_number() over (order by sample_hash, cust_id) as bigint)
+            as sample_rank
     from ranked
 
 )

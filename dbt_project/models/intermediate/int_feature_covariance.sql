@@ -35,32 +35,29 @@ moments as (
 
 ),
 
+{% set pair_rows = [] %}
+{% for a in features %}
+    {% set position_a = loop.index %}
+    {% for b in features %}
+        {% set first, second = (a, b) if position_a <= loop.index else (b, a) %}
+        {% do pair_rows.append({
+            "feature_position_a": position_a,
+            "feature_name_a": "'" ~ a ~ "'",
+            "feature_position_b": loop.index,
+            "feature_name_b": "'" ~ b ~ "'",
+            "mean_a": "mean__" ~ a,
+            "mean_b": "mean__" ~ b,
+            "covariance": "(product__" ~ first ~ "__" ~ second
+                ~ " - n_rows * mean__" ~ a ~ " * mean__" ~ b ~ ") / (n_rows - 1)",
+        }) %}
+    {% endfor %}
+{% endfor %}
+
 pairs as (
 
     select
         n_rows,
-        unnest([
-            {% for a in features %}
-                {% set position_a = loop.index %}
-                {% set outer = loop %}
-                {% for b in features %}
-                    {% set first, second = (a, b) if position_a <= loop.index
-                        else (b, a) %}
-                    {
-                        'feature_position_a': {{ position_a }},
-                        'feature_name_a': '{{ a }}',
-                        'feature_position_b': {{ loop.index }},
-                        'feature_name_b': '{{ b }}',
-                        'mean_a': mean__{{ a }},
-                        'mean_b': mean__{{ b }},
-                        'covariance': (
-                            product__{{ first }}__{{ second }}
-                            - n_rows * mean__{{ a }} * mean__{{ b }}
-                        ) / (n_rows - 1)
-                    }{{ "," if not (loop.last and outer.last) }}
-                {% endfor %}
-            {% endfor %}
-        ]) as pair
+        {{ unnest_rows(pair_rows) }}
     from moments
 
 ),
@@ -68,14 +65,14 @@ pairs as (
 final as (
 
     select
-        pair.feature_position_a,
-        pair.feature_name_a,
-        pair.feature_position_b,
-        pair.feature_name_b,
-        pair.mean_a,
-        pair.mean_b,
-        pair.covariance,
-        pairs.n_rows
+        feature_position_a,
+        feature_name_a,
+        feature_position_b,
+        feature_name_b,
+        mean_a,
+        mean_b,
+        covariance,
+        n_rows
     from pairs
 
 )

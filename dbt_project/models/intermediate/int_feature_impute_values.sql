@@ -32,12 +32,9 @@ valid_customers as (
 reported_values as (
 
     -- unpivot leaves missing values out, which is what imputation needs
-    unpivot (
-        select {{ cc_feature_names() | join(", ") }}
-        from valid_customers
-    )
-    on {{ cc_feature_names() | join(", ") }}
-    into name feature_name value reported_value
+    {{ unpivot_columns(
+        "valid_customers", cc_feature_names(), "feature_name", "reported_value"
+    ) }}
 
 ),
 
@@ -87,7 +84,9 @@ counts as (
 unreported as (
 
     -- measures no valid customer reports: nothing to impute them with
-    select string_agg(upper(measures.feature_name), ', ') as column_names
+    select
+        {{ ordered_string_agg("upper(measures.feature_name)", "', '", "measures.feature_name") }}
+            as column_names
     from (
         values {% for feature in cc_feature_names() -%}
             ('{{ feature }}'){% if not loop.last %},{% endif %}
@@ -103,13 +102,13 @@ unreported as (
 guard as (
 
     -- Stops the build with the file named when the input cannot be
-    -- segmented as a whole (DuckDB's error() fails the query).
+    -- segmented as a whole (the error function fails the query).
     select
         case
             when not {{ checked }}
                 then null
             when counts.n_valid < {{ min_customers() }}
-                then error(
+                then {{ raise_error_function() }}(
                     'Raw file ' || {{ sql_literal(var("raw_path")) }}
                     || ' has ' || counts.n_valid || ' valid customers in '
                     || counts.n_rows || ' rows; the segmentation needs at '
@@ -120,7 +119,7 @@ guard as (
                     )
                 )
             when unreported.column_names is not null
-                then error(
+                then {{ raise_error_function() }}(
                     'Raw file ' || {{ sql_literal(var("raw_path")) }}
                     || ': no valid customer has a value for '
                     || unreported.column_names

@@ -68,30 +68,28 @@ fingerprint as (
     ),
 {% endif %}
 
+{#- What the k scan and DBSCAN depend on, as texts: their hashes are the cache keys. -#}
+{% set k_scan_text %}
+    {% if refit() -%}
+        fingerprint.input_fingerprint
+    {%- else -%}
+        (
+            select published_model.fit_fingerprint
+            from published_model
+        )
+    {%- endif %} || '|{{ scan_settings }}'
+{% endset %}
+{% set dbscan_text %}
+    fingerprint.input_fingerprint || '|{{ dbscan_settings }}'
+{% endset %}
+
 final as (
 
     select
         fingerprint.n_rows,
         fingerprint.input_fingerprint,
-        left(
-            sha256(
-                {% if refit() -%}
-                    fingerprint.input_fingerprint
-                {%- else -%}
-                    (
-                        select published_model.fit_fingerprint
-                        from published_model
-                    )
-                {%- endif %} || '|{{ scan_settings }}'
-            ),
-            16
-        ) as k_scan_key,
-        left(
-            sha256(
-                fingerprint.input_fingerprint || '|{{ dbscan_settings }}'
-            ),
-            16
-        ) as dbscan_key
+        left({{ sha256_hex(k_scan_text) }}, 16) as k_scan_key,
+        left({{ sha256_hex(dbscan_text) }}, 16) as dbscan_key
     from fingerprint
 
 )

@@ -52,9 +52,11 @@ chosen_k as (
 model_features as (
 
     select
-        string_agg(feature_name, ',' order by feature_position) as features,
-        string_agg(transform, ',' order by feature_position) as transforms,
-        string_agg(impute_method, ',' order by feature_position)
+        {{ ordered_string_agg("feature_name", "','", "feature_position") }}
+            as features,
+        {{ ordered_string_agg("transform", "','", "feature_position") }}
+            as transforms,
+        {{ ordered_string_agg("impute_method", "','", "feature_position") }}
             as impute_methods
     from feature_scaling
 
@@ -81,11 +83,8 @@ settings as (
 
 ),
 
-identified_settings as (
-
-    select
-        *,
-        left(sha256(
+{#- Every setting that makes a fit differ, as one text: its hash is the model_id. -#}
+{% set model_settings_text %}
             input_fingerprint
             || '|' || features
             || '|' || transforms
@@ -101,7 +100,16 @@ identified_settings as (
                         || '|passes=' || kmeans_refinement_passes
                 else ''
             end
-        ), 16) as model_id
+{% endset %}
+
+identified_settings as (
+
+    select
+        *,
+        left(
+            {{ sha256_hex(model_settings_text) }},
+            16
+        ) as model_id
     from settings
 
 ),

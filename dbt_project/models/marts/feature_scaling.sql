@@ -45,12 +45,9 @@ model_features as (
 
 imputed_values as (
 
-    unpivot (
-        select {{ model_feature_names() | join(", ") }}
-        from customers_imputed
-    )
-    on {{ model_feature_names() | join(", ") }}
-    into name feature_name value imputed_value
+    {{ unpivot_columns(
+        "customers_imputed", model_feature_names(), "feature_name", "imputed_value"
+    ) }}
 
 ),
 
