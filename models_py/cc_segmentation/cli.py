@@ -38,6 +38,7 @@ def _build(parser: argparse.ArgumentParser) -> Handler:
     parser.description = runner.DESCRIPTION
     parser.usage = "%(prog)s [-h] [dbt build options]"
     parser.epilog = runner.EPILOG
+
     def build(_args: argparse.Namespace, dbt_args: list[str]) -> int:
         from cc_segmentation.publishing import spark
 

@@ -19,6 +19,8 @@ with import_lock:  # one thread imports at a time: see cc_segmentation.import_lo
         feature_matrix,
         log,
         model_features,
+        model_output,
+        relation,
     )
 
 BATCH_ROWS = 100_000
@@ -28,12 +30,11 @@ def model(dbt, session):
     dbt.config(materialized="table")
     features = model_features(dbt.ref("feature_scaling"))
     columns = [f"{feature}_z" for feature in features]
-    quoted = [f'"{column}"' for column in columns]
-    sample_labels = dbt.ref("int_dbscan_sample_labels")
+    sample_labels = relation(dbt.ref("int_dbscan_sample_labels"))
     ((eps,),) = sample_labels.project("dbscan_eps").distinct().fetchall()
     core_matrix, cores = feature_matrix(
         sample_labels.filter("is_dbscan_core")
-        .project("cust_id, dbscan_label")
+        .project("cust_id", "dbscan_label")
         .join(dbt.ref("int_customers_sampled"), "cust_id")
         .order("cust_id"),
         features,
@@ -41,14 +42,14 @@ def model(dbt, session):
     )
     labeller = CoreSampleLabeller(core_matrix, cores["dbscan_label"], eps)
     others = (
-        dbt.ref("int_customers_standardized")
+        relation(dbt.ref("int_customers_standardized"))
         .join(sample_labels.project("cust_id"), "cust_id", how="anti")
-        .project(", ".join(["source_row_number", *quoted]))
+        .project("source_row_number", *columns)
     )
     started = time.perf_counter()
     labels = label_batches(
         labeller,
-        others.to_arrow_reader(BATCH_ROWS),
+        others.record_batches(BATCH_ROWS),
         key="source_row_number",
         columns=columns,
     )
@@ -58,4 +59,4 @@ def model(dbt, session):
         f"by {len(cores['dbscan_label']):,} core samples in "
         f"{time.perf_counter() - started:.1f} s, {int(noise.sum()):,} noise"
     )
-    return labels
+    return model_output(session, labels)

@@ -18,6 +18,8 @@ with import_lock:  # one thread imports at a time: see cc_segmentation.import_lo
         feature_matrix,
         log,
         model_features,
+        model_output,
+        relation,
         reuse_if_stored,
         sample_rows,
     )
@@ -30,7 +32,8 @@ def model(dbt, session):
         unique_key="dbscan_key",
         on_schema_change="fail",
     )
-    key = dbt.ref("int_fit_input_fingerprint").project("dbscan_key").fetchall()[0][0]
+    fingerprint = relation(dbt.ref("int_fit_input_fingerprint"))
+    key = fingerprint.project("dbscan_key").fetchall()[0][0]
     stored = reuse_if_stored(
         dbt,
         session,
@@ -55,7 +58,7 @@ def model(dbt, session):
         f"min_samples {result.min_samples}, {int(result.is_core.sum()):,} core "
         f"samples, {int(result.is_noise.sum()):,} noise"
     )
-    return pd.DataFrame(
+    labels = pd.DataFrame(
         {
             "dbscan_key": key,
             "cust_id": sample["cust_id"],
@@ -65,3 +68,4 @@ def model(dbt, session):
             "dbscan_min_samples": result.min_samples,
         }
     )
+    return model_output(session, labels)

@@ -12,6 +12,8 @@ with import_lock:  # one thread imports at a time: see cc_segmentation.import_lo
     from cc_segmentation.segmentation.warehouse import (
         log,
         model_features,
+        model_output,
+        relation,
         reuse_if_stored,
         sample_matrix,
     )
@@ -24,7 +26,8 @@ def model(dbt, session):
         unique_key="k_scan_key",
         on_schema_change="fail",
     )
-    key = dbt.ref("int_fit_input_fingerprint").project("k_scan_key").fetchall()[0][0]
+    fingerprint = relation(dbt.ref("int_fit_input_fingerprint"))
+    key = fingerprint.project("k_scan_key").fetchall()[0][0]
     stored = reuse_if_stored(
         dbt,
         session,
@@ -85,4 +88,4 @@ def model(dbt, session):
     table["n_rows"] = len(matrix)
     table.insert(0, "k_scan_key", key)
     log(f"k scan {key}: k = {table.k.min()}..{table.k.max()} on {len(matrix):,} rows")
-    return table
+    return model_output(session, table)

@@ -13,6 +13,8 @@ from cc_segmentation import import_lock
 with import_lock:  # one thread imports at a time: see cc_segmentation.import_lock
     from cc_segmentation.segmentation.warehouse import (
         log,
+        model_output,
+        relation,
         reuse_if_stored,
         sample_matrix,
     )
@@ -25,7 +27,7 @@ def model(dbt, session):
         unique_key="model_id",
         on_schema_change="fail",
     )
-    settings_rel = dbt.ref("int_kmeans_fit_settings")
+    settings_rel = relation(dbt.ref("int_kmeans_fit_settings"))
     (settings,) = [
         dict(zip(settings_rel.columns, row, strict=True))
         for row in settings_rel.fetchall()
@@ -62,4 +64,4 @@ def model(dbt, session):
         f"KMeans fit {model_id}: k = {settings['n_clusters']} on "
         f"{len(matrix):,} of {settings['n_rows']:,} customers"
     )
-    return fit
+    return model_output(session, fit)

@@ -9,6 +9,12 @@ from cc_segmentation import import_lock
 
 with import_lock:  # one thread imports at a time: see cc_segmentation.import_lock
     from cc_segmentation.segmentation.identity import track_segments
+    from cc_segmentation.segmentation.warehouse import (
+        model_output,
+        no_rows,
+        query,
+        relation,
+    )
 
 
 def model(dbt, session):
@@ -19,14 +25,14 @@ def model(dbt, session):
     )
     if str(dbt.config.get("refit")).strip().lower() == "false" and dbt.is_incremental:
         # the published model's rows are stored already: keep them as they are
-        return session.sql(f"select * from {dbt.this} where false")
-    fit = dbt.ref("int_kmeans_fit").df()
-    signatures = dbt.ref("persona_signatures").df()
-    crm_strategies = dbt.ref("crm_strategies").df()
+        return no_rows(session, dbt.this)
+    fit = relation(dbt.ref("int_kmeans_fit")).df()
+    signatures = relation(dbt.ref("persona_signatures")).df()
+    crm_strategies = relation(dbt.ref("crm_strategies")).df()
     history = None
     if dbt.is_incremental:
-        history = session.sql(f"select * from {dbt.this}").df()
-    return track_segments(
+        history = query(session, f"select * from {dbt.this}").df()
+    segments = track_segments(
         fit[["segment_id", "feature_name", "feature_position", "centroid_z"]],
         history,
         signatures,
@@ -35,3 +41,4 @@ def model(dbt, session):
         fitted_at=fit["fitted_at"].iloc[0],
         max_match_distance=float(dbt.config.get("identity_max_match_distance")),
     )
+    return model_output(session, segments)

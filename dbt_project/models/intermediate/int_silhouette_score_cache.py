@@ -15,6 +15,8 @@ with import_lock:  # one thread imports at a time: see cc_segmentation.import_lo
     from cc_segmentation.segmentation.warehouse import (
         feature_matrix,
         model_features,
+        model_output,
+        relation,
         reuse_if_stored,
         sample_rows,
     )
@@ -28,7 +30,7 @@ def model(dbt, session):
         on_schema_change="fail",
     )
     max_rows = int(dbt.config.get("silhouette_max_rows"))
-    settings = dbt.ref("int_kmeans_fit_settings")
+    settings = relation(dbt.ref("int_kmeans_fit_settings"))
     ((key,),) = settings.project("silhouette_key").fetchall()
     stored = reuse_if_stored(
         dbt,
@@ -44,11 +46,13 @@ def model(dbt, session):
         from cc_segmentation.segmentation.selection import silhouette_table
 
     features = model_features(dbt.ref("feature_scaling"))
-    assigned = dbt.ref("int_customers_assigned").project("cust_id, segment_id")
-    sample = dbt.ref("int_customers_sampled").join(assigned, "cust_id")
+    assigned = relation(dbt.ref("int_customers_assigned")).project(
+        "cust_id", "segment_id"
+    )
+    sample = relation(dbt.ref("int_customers_sampled")).join(assigned, "cust_id")
     matrix, columns = feature_matrix(
         sample_rows(sample, max_rows), features, ("segment_id",)
     )
     table = silhouette_table(matrix, columns["segment_id"])
     table.insert(0, "silhouette_key", key)
-    return table
+    return model_output(session, table)
