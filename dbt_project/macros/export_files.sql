@@ -61,7 +61,9 @@
         select
             {% for column in adapter.get_columns_in_relation(this) %}
                 {% set name = adapter.quote(column.name) %}
-                {% if column.is_string() %}
+                {#- Spark names its text type string, which is_string()
+                    does not know -#}
+                {% if column.is_string() or column.dtype | lower == "string" %}
                     {{ csv_safe_text(name) }} as {{ name }}
                 {% else %}
                     {{ name }}
@@ -74,6 +76,10 @@
 
 {#- A text value as a spreadsheet may show it: no leading formula character. -#}
 {% macro csv_safe_text(expression) %}
+    {{ return(adapter.dispatch("csv_safe_text", "cc_segmentation")(expression)) }}
+{% endmacro %}
+
+{% macro default__csv_safe_text(expression) %}
     case
         when left({{ expression }}, 1) in ('=', '+', '-', '@', chr(9), chr(13))
             and not regexp_full_match(
@@ -81,6 +87,22 @@
                 '[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?'
             )
             then '''' || {{ expression }}
+        else {{ expression }}
+    end
+{% endmacro %}
+
+{#-
+    Spark has no regexp_full_match: rlike finds a match anywhere, so the
+    number is anchored, at the end by \z (Java's $ also matches before a
+    final line break).  Spark escapes a quote and a backslash with a
+    backslash.
+-#}
+{% macro spark__csv_safe_text(expression) %}
+    case
+        when left({{ expression }}, 1) in ('=', '+', '-', '@', chr(9), chr(13))
+            and not {{ expression }} rlike
+                '^[+-]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][+-]?[0-9]+)?\\z'
+            then '\'' || {{ expression }}
         else {{ expression }}
     end
 {% endmacro %}

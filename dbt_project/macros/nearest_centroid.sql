@@ -57,9 +57,13 @@
     {#- position i in segment_ids is segment i's column; sorted, the first
         of equal distances is the lower segment id -#}
     {%- set segment_ids = segment_ids | sort -%}
-    {%- set segment_id_list -%}
-        ([{{ segment_ids | join(", ") }}]::bigint[])
-    {%- endset -%}
+    {%- set segment_id_list = sql_list(segment_ids, "bigint") -%}
+    {#- position i in features is feature i's name -#}
+    {%- set feature_literals = [] -%}
+    {%- for feature in features -%}
+        {%- do feature_literals.append(sql_literal(feature)) -%}
+    {%- endfor -%}
+    {%- set feature_list = sql_list(feature_literals) -%}
     with
 
     centroid_row as (
@@ -75,6 +79,7 @@
             {% endfor %}
             {% endfor %}
         from {{ centroids }}
+        {{ one_row_pivot_grouping() }}
 
     ),
 
@@ -128,7 +133,8 @@
             {% for feature in features %}
             {{ feature }}_z,
             {% endfor %}
-            {{ segment_id_list }}[nearest_1_position] as segment_id,
+            {{ list_element(segment_id_list, "nearest_1_position") }}
+                as segment_id,
             nearest_1 as sq_distance
         from nearest_1
 
@@ -139,17 +145,16 @@
     centroid_structs as (
 
         -- segment i's centroid is element i, so a position looks it up
+        {%- set structs = [] -%}
+        {%- for j in segment_ids -%}
+            {%- set fields = [] -%}
+            {%- for feature in features -%}
+                {%- do fields.append((feature, "c" ~ j ~ "__" ~ feature)) -%}
+            {%- endfor -%}
+            {%- do structs.append(sql_struct(fields)) -%}
+        {%- endfor %}
         select
-            [
-                {% for j in segment_ids %}
-                {
-                    {% for feature in features %}
-                    '{{ feature }}': c{{ j }}__{{ feature }}
-                    {{- "," if not loop.last }}
-                    {% endfor %}
-                }{{ "," if not loop.last }}
-                {% endfor %}
-            ] as centroids
+            {{ sql_list(structs) }} as centroids
         from centroid_row
 
     ),
@@ -158,10 +163,12 @@
 
         select
             ranked.*,
-            centroid_structs.centroids[ranked.nearest_1_position]
-                as nearest_centroid,
-            centroid_structs.centroids[ranked.nearest_2_position]
-                as second_centroid
+            {{ list_element(
+                "centroid_structs.centroids", "ranked.nearest_1_position"
+            ) }} as nearest_centroid,
+            {{ list_element(
+                "centroid_structs.centroids", "ranked.nearest_2_position"
+            ) }} as second_centroid
         from nearest_3 as ranked
         cross join centroid_structs
 
@@ -217,11 +224,14 @@
             {% for key in keys %}
             {{ key }},
             {% endfor %}
-            {{ segment_id_list }}[nearest_1_position] as segment_id,
+            {{ list_element(segment_id_list, "nearest_1_position") }}
+                as segment_id,
             sqrt(nearest_1) as distance_to_centroid,
-            {{ segment_id_list }}[nearest_2_position] as second_segment_id,
+            {{ list_element(segment_id_list, "nearest_2_position") }}
+                as second_segment_id,
             sqrt(nearest_2) as second_distance,
-            {{ segment_id_list }}[nearest_3_position] as third_segment_id,
+            {{ list_element(segment_id_list, "nearest_3_position") }}
+                as third_segment_id,
             sqrt(nearest_3) as third_distance,
             case
                 when nearest_2 > 0
@@ -239,7 +249,7 @@
             {% for n in [1, 2, 3] %}
             {% set pulls = "reason_" ~ n ~ " > 0" %}
             case when {{ pulls }} then
-                ['{{ features | join("', '") }}'][reason_{{ n }}_position]
+                {{ list_element(feature_list, "reason_" ~ n ~ "_position") }}
             end as reason_{{ n }}_feature,
             case when {{ pulls }} then reason_{{ n }} end
                 as reason_{{ n }}_contribution,

@@ -36,6 +36,7 @@ pca_row as (
             {% endfor %}
         {% endfor %}
     from pca_components
+    {{ one_row_pivot_grouping() }}
 
 ),
 

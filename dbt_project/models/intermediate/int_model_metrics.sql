@@ -43,6 +43,9 @@ assigned as (
         "1.0",
         nearest_only=true,
     ) }}
+    -- read by both passes: computed once (the query above ends with a
+    -- select from its last step, which this condition completes)
+    {{ computed_once() }}
 
 ),
 
@@ -71,14 +74,18 @@ member_spread as (
         assigned.segment_id,
         avg(sqrt(
             {% for feature in features %}
-                (assigned.{{ feature }}_z - segment_sums.mean__{{ feature }})
-                ** 2{{ " +" if not loop.last }}
+                power(
+                    assigned.{{ feature }}_z - segment_sums.mean__{{ feature }},
+                    2
+                ){{ " +" if not loop.last }}
             {% endfor %}
         )) as mean_distance_to_mean,
         sum(
             {% for feature in features %}
-                (assigned.{{ feature }}_z - segment_sums.mean__{{ feature }})
-                ** 2{{ " +" if not loop.last }}
+                power(
+                    assigned.{{ feature }}_z - segment_sums.mean__{{ feature }},
+                    2
+                ){{ " +" if not loop.last }}
             {% endfor %}
         ) as within_dispersion
     from assigned
@@ -109,10 +116,11 @@ separations as (
         (spread.mean_distance_to_mean + other_spread.mean_distance_to_mean)
         / nullif(sqrt(
             {% for feature in features %}
-                (
+                power(
                     segment.mean__{{ feature }}
-                    - other_segment.mean__{{ feature }}
-                ) ** 2{{ " +" if not loop.last }}
+                    - other_segment.mean__{{ feature }},
+                    2
+                ){{ " +" if not loop.last }}
             {% endfor %}
         ), 0) as similarity
     from segment_sums as segment
@@ -147,10 +155,11 @@ model_row as (
         sum(
             segment_sums.n_customers * (
                 {% for feature in features %}
-                    (
+                    power(
                         segment_sums.mean__{{ feature }}
-                        - overall_mean.mean__{{ feature }}
-                    ) ** 2{{ " +" if not loop.last }}
+                        - overall_mean.mean__{{ feature }},
+                        2
+                    ){{ " +" if not loop.last }}
                 {% endfor %}
             )
         ) as between_dispersion,

@@ -20,9 +20,9 @@ thresholds as (
         select
             segment_id,
             {{ var("anomaly_quantile") | float }} as anomaly_quantile,
-            quantile_cont(
-                distance_to_centroid, {{ var("anomaly_quantile") | float }}
-            ) as distance_threshold
+            percentile_cont(
+                {{ var("anomaly_quantile") | float }}
+            ) within group (order by distance_to_centroid) as distance_threshold
         from customers_assigned
         group by segment_id
     {% else %}

@@ -3,6 +3,8 @@
     belonging to every segment (softmax of -squared distance / temperature,
     see macro nearest_centroid).  Each customer's probabilities sum to 1.
 -#}
+-- Spark lists the probability columns, one per fitted segment id
+-- depends_on: {{ ref("segment_centroids") }}
 with
 
 customers_assigned as (
@@ -13,14 +15,7 @@ customers_assigned as (
 
 probabilities as (
 
-    unpivot (
-        select
-            cust_id,
-            columns('^probability_[0-9]+$')
-        from customers_assigned
-    )
-    on columns('^probability_[0-9]+$')
-    into name segment_column value probability
+    {{ probabilities_unpivoted("customers_assigned") }}
 
 ),
 

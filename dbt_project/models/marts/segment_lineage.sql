@@ -22,7 +22,8 @@ final as (
 
     select
         segment_history.model_id,
-        segment_history.fitted_at,
+        -- the contract's type, whichever timestamp the fit's engine wrote
+        cast(segment_history.fitted_at as timestamp) as fitted_at,
         segment_history.status,
         segment_history.previous_model_id,
         segment_history.match_distance,

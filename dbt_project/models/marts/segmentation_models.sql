@@ -47,7 +47,8 @@ models as (
         kmeans_fit.n_iter,
         kmeans_fit.n_rows,
         kmeans_fit.input_fingerprint,
-        kmeans_fit.fitted_at,
+        -- the contract's type, whichever timestamp the fit's engine wrote
+        cast(kmeans_fit.fitted_at as timestamp) as fitted_at,
         preprocessing.impute_method,
         preprocessing.is_log1p_money
     from kmeans_fit
