@@ -17,7 +17,7 @@
     {% if raw_strategy == "delete+insert" %}
         {{ return(raw_strategy) }}
     {% endif %}
-    {{ return(dbt_spark.dbt_spark_validate_get_incremental_strategy(
+    {{ return(dbt.dbt_spark_validate_get_incremental_strategy(
         raw_strategy, file_format
     )) }}
 {% endmacro %}
@@ -27,7 +27,7 @@
     strategy, source, target, existing, unique_key, incremental_predicates
 ) %}
     {% if strategy != "delete+insert" %}
-        {{ return(dbt_spark.dbt_spark_get_incremental_sql(
+        {{ return(dbt.dbt_spark_get_incremental_sql(
             strategy, source, target, existing, unique_key, incremental_predicates
         )) }}
     {% endif %}
