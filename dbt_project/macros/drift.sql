@@ -61,9 +61,16 @@
     of `customers`).  One pass over the customers whatever their number:
     per feature and edge a count of the customers at or below it (one
     count_if per edge, vectorized, no per-customer rows), then the bins are
-    differences of consecutive counts.
+    differences of consecutive counts.  A customer without a value (NULL)
+    is at or below no edge, so in the last bin.
 -#}
 {% macro drift_bin_counts(customers, bins, features) %}
+    {{ return(adapter.dispatch("drift_bin_counts", "cc_segmentation")(
+        customers, bins, features
+    )) }}
+{% endmacro %}
+
+{% macro default__drift_bin_counts(customers, bins, features) %}
     {%- set edge_numbers = range(1, drift_quantiles() | length + 1) -%}
     with
 
@@ -108,16 +115,15 @@
 
     at_or_below_long as (
 
-        unpivot at_or_below
-        on
-        {% for feature in features %}
-        {% set outer = loop %}
-        {% for edge in edge_numbers %}
-            {{ feature }}__{{ edge }}
-            {{- "," if not (loop.last and outer.last) }}
-        {% endfor %}
-        {% endfor %}
-        into name edge_key value n_at_or_below
+        {% set edge_keys = [] -%}
+        {% for feature in features -%}
+            {% for edge in edge_numbers -%}
+                {% do edge_keys.append(feature ~ "__" ~ edge) -%}
+            {% endfor -%}
+        {% endfor -%}
+        {{ unpivot_columns(
+            "at_or_below", edge_keys, "edge_key", "n_at_or_below"
+        ) }}
 
     ),
 
@@ -155,6 +161,94 @@
                 ) as bigint
             ) as n_in_bin
         from cumulative
+
+    )
+
+    select * from counted
+{% endmacro %}
+
+
+{#-
+    Spark: one row per customer and feature (unpivot), its bin the number
+    of the feature's edges it is above, plus one; then a count per bin.
+    The same bins and counts as DuckDB's, but Spark compiles the 153
+    count_if columns of one row into code too large for whole-stage
+    codegen, and its fallback fails on the plan (a union) it then ships
+    to the tasks.
+-#}
+{% macro spark__drift_bin_counts(customers, bins, features) %}
+    with
+
+    feature_edges as (
+
+        -- the edges in bin order (edges rise with the bin number), each
+        -- with its tolerance; collect_list leaves out the open last bin
+        select
+            feature_name,
+            array_sort(collect_list(
+                upper_edge + {{ drift_edge_tolerance() }}
+                * greatest(abs(upper_edge), 1)
+            )) as edges
+        from {{ bins }}
+        group by feature_name
+
+    ),
+
+    customer_values as (
+
+        select
+            feature_name,
+            feature_value
+        from (select {{ features | join(", ") }} from {{ customers }})
+        unpivot include nulls (
+            feature_value for feature_name in ({{ features | join(", ") }})
+        )
+
+    ),
+
+    customer_bins as (
+
+        select
+            customer_values.feature_name,
+            case
+                when customer_values.feature_value is null
+                    then size(feature_edges.edges) + 1
+                else size(filter(
+                    feature_edges.edges,
+                    edge -> customer_values.feature_value > edge
+                )) + 1
+            end as bin_number
+        from customer_values
+        inner join feature_edges
+            on customer_values.feature_name = feature_edges.feature_name
+
+    ),
+
+    bin_sizes as (
+
+        select
+            feature_name,
+            bin_number,
+            count(*) as n_in_bin
+        from customer_bins
+        group by feature_name, bin_number
+
+    ),
+
+    counted as (
+
+        select
+            bins.feature_name,
+            bins.bin_number,
+            totals.n_customers,
+            coalesce(bin_sizes.n_in_bin, 0) as n_in_bin
+        from {{ bins }} as bins
+        cross join
+            (select count(*) as n_customers from {{ customers }}) as totals
+        left join bin_sizes
+            on
+                bins.feature_name = bin_sizes.feature_name
+                and bins.bin_number = bin_sizes.bin_number
 
     )
 

@@ -18,7 +18,7 @@ scoring_runs as (
 
 -- read twice (two runs): not materialized, so that each read keeps only its
 -- run's row groups rather than DuckDB copying the whole history first
-customer_segment_history as not materialized (
+customer_segment_history as {{ cte_not_materialized() }} (
 
     select * from {{ ref("customer_segment_history") }}
 

@@ -37,30 +37,29 @@ pair_stats as (
 
     -- corr() and regr_count() skip a row when either value is missing
     select
-        [
-            {% for feature_a in features -%}
-                {% set position_a = loop.index -%}
-                {% for feature_b in features[position_a:] -%}
-                    {
-                        'feature_a': '{{ feature_a }}',
-                        'feature_b': '{{ feature_b }}',
-                        'feature_a_position': {{ position_a }},
-                        'feature_b_position': {{ position_a + loop.index }},
-                        'pearson_r': corr({{ feature_a }}, {{ feature_b }}),
-                        'n_pairs': regr_count({{ feature_a }}, {{ feature_b }})
-                    }
-                    {%- if not loop.last %},{% endif %}
-                {% endfor -%}
-                {%- if not loop.last %},{% endif %}
-            {% endfor %}
-        ] as pairs
+        {% set pairs = [] -%}
+        {% for feature_a in features -%}
+            {% set position_a = loop.index -%}
+            {% for feature_b in features[position_a:] -%}
+                {% do pairs.append(named_struct({
+                    "feature_a": "'" ~ feature_a ~ "'",
+                    "feature_b": "'" ~ feature_b ~ "'",
+                    "feature_a_position": position_a,
+                    "feature_b_position": position_a + loop.index,
+                    "pearson_r": "corr(" ~ feature_a ~ ", " ~ feature_b ~ ")",
+                    "n_pairs": "regr_count(" ~ feature_a ~ ", "
+                        ~ feature_b ~ ")",
+                })) -%}
+            {% endfor -%}
+        {% endfor -%}
+        {{ list_of(pairs) }} as pairs
     from valid_customers
 
 ),
 
 pairs as (
 
-    select unnest(pairs, recursive := true)
+    select {{ unnest_structs("pairs") }}
     from pair_stats
 
 ),
@@ -68,11 +67,11 @@ pairs as (
 reduced_feature_set as (
 
     select
-        [
-            {% for feature in reduced_feature_names() -%}
-                '{{ feature }}'{% if not loop.last %},{% endif %}
-            {% endfor %}
-        ] as feature_names
+        {% set quoted = [] -%}
+        {% for feature in reduced_feature_names() -%}
+            {% do quoted.append("'" ~ feature ~ "'") -%}
+        {% endfor -%}
+        {{ list_of(quoted) }} as feature_names
 
 ),
 
@@ -82,9 +81,9 @@ pairs_flagged as (
         pairs.*,
         coalesce(abs(pairs.pearson_r) >= {{ threshold }}, false)
             as is_redundant,
-        not list_contains(reduced_feature_set.feature_names, pairs.feature_a)
+        not array_contains(reduced_feature_set.feature_names, pairs.feature_a)
             as is_a_left_out,
-        not list_contains(reduced_feature_set.feature_names, pairs.feature_b)
+        not array_contains(reduced_feature_set.feature_names, pairs.feature_b)
             as is_b_left_out
     from pairs
     cross join reduced_feature_set
@@ -101,10 +100,12 @@ final as (
         is_redundant,
         -- regr_count() is a uinteger
         cast(n_pairs as bigint) as n_pairs,
-        -- corr() is NaN when a measure is constant (r is undefined there),
-        -- and may round to just beyond 1 when a few profiles repeat
+        -- corr() is NaN (DuckDB) or NULL (Spark) when a measure is constant
+        -- (r is undefined there), and may round to just beyond 1 when a few
+        -- profiles repeat
         case
-            when not isnan(pearson_r) then greatest(-1, least(1, pearson_r))
+            when pearson_r is not null and not isnan(pearson_r)
+                then greatest(-1, least(1, pearson_r))
         end as pearson_r,
         case
             when is_a_left_out and not is_b_left_out then feature_a

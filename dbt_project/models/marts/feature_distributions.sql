@@ -30,27 +30,23 @@ valid_customers as (
 feature_columns as (
 
     -- one row, every statistic of every measure: the measures are
-    -- aggregated as columns, never unpivoted into a row per value
+    -- aggregated as columns, never unpivoted into a row per value; the
+    -- quantiles are one call for the four: one sort per measure, not four
     select
         {% for feature in cc_feature_names() -%}
-            {
-                'feature_name': '{{ feature }}',
-                'n_rows': count(*),
-                'n_reported': count({{ feature }}),
-                'share_zero': (
-                    count_if({{ feature }} = 0)
-                    / nullif(count({{ feature }}), 0)
-                ),
-                'mean': avg({{ feature }}),
-                'stddev': stddev_samp({{ feature }}),
-                'min': min({{ feature }}),
-                -- one call for the four: one sort per measure, not four
-                'quantiles': quantile_cont(
-                    {{ feature }}, [0.25, 0.5, 0.75, 0.99]
-                ),
-                'max': max({{ feature }}),
-                'skewness': skewness({{ feature }})
-            } as {{ feature }}{% if not loop.last %},{% endif %}
+            {{ named_struct({
+                "feature_name": "'" ~ feature ~ "'",
+                "n_rows": "count(*)",
+                "n_reported": "count(" ~ feature ~ ")",
+                "share_zero": "count_if(" ~ feature ~ " = 0) / nullif(count("
+                    ~ feature ~ "), 0)",
+                "mean": "avg(" ~ feature ~ ")",
+                "stddev": "stddev_samp(" ~ feature ~ ")",
+                "min": "min(" ~ feature ~ ")",
+                "quantiles": quantiles_cont(feature, [0.25, 0.5, 0.75, 0.99]),
+                "max": "max(" ~ feature ~ ")",
+                "skewness": sample_skewness(feature),
+            }) }} as {{ feature }}{% if not loop.last %},{% endif %}
         {% endfor %}
     from valid_customers
 
@@ -58,13 +54,16 @@ feature_columns as (
 
 feature_rows as (
 
-    select unnest([{{ cc_feature_names() | join(", ") }}]) as feature
+    select {{ unnest_list(list_of(cc_feature_names())) }} as feature
     from feature_columns
 
 ),
 
 feature_stats as (
 
+    -- one read of feature_rows: Spark inlines a CTE read twice, and a
+    -- second read here made it aggregate every measure twice (5 times
+    -- slower)
     select
         feature.feature_name,
         feature.n_rows,
@@ -73,25 +72,16 @@ feature_stats as (
         feature.mean,
         feature.stddev,
         feature.min,
-        feature.quantiles,
+        {{ list_at("feature.quantiles", 1) }} as p25,
+        {{ list_at("feature.quantiles", 2) }} as median,
+        {{ list_at("feature.quantiles", 3) }} as p75,
+        {{ list_at("feature.quantiles", 4) }} as p99,
         feature.max,
         feature.skewness,
         feature.n_rows - feature.n_reported as n_missing,
         (feature.n_rows - feature.n_reported) / feature.n_rows
             as share_missing
     from feature_rows
-
-),
-
-feature_quantiles as (
-
-    select
-        feature_name,
-        quantiles[1] as p25,
-        quantiles[2] as median,
-        quantiles[3] as p75,
-        quantiles[4] as p99
-    from feature_stats
 
 ),
 
@@ -108,15 +98,13 @@ final as (
         feature_stats.mean,
         feature_stats.stddev,
         feature_stats.min,
-        feature_quantiles.p25,
-        feature_quantiles.median,
-        feature_quantiles.p75,
-        feature_quantiles.p99,
+        feature_stats.p25,
+        feature_stats.median,
+        feature_stats.p75,
+        feature_stats.p99,
         feature_stats.max,
         feature_stats.skewness
     from feature_stats
-    inner join feature_quantiles
-        on feature_stats.feature_name = feature_quantiles.feature_name
     inner join feature_catalogue
         on feature_stats.feature_name = feature_catalogue.feature_name
 

@@ -86,7 +86,7 @@ deciles as (
 
     select
         {% for feature in features -%}
-            quantile_disc({{ feature }}, {{ drift_quantiles() }})
+            {{ quantiles_disc(feature, drift_quantiles()) }}
                 as {{ feature }}{% if not loop.last %},{% endif %}
         {% endfor %}
     from fit_customers
@@ -95,9 +95,7 @@ deciles as (
 
 decile_lists as (
 
-    unpivot deciles
-    on {{ features | join(", ") }}
-    into name feature_name value deciles
+    {{ unpivot_columns("deciles", features, "feature_name", "deciles") }}
 
 ),
 
@@ -105,7 +103,7 @@ edges as (
 
     select distinct
         feature_name,
-        unnest(deciles) as upper_edge
+        {{ unnest_list("deciles") }} as upper_edge
     from decile_lists
 
 ),

@@ -193,7 +193,7 @@ final as (
 
     select
         model_id,
-        '{{ query | replace("'", "''") }}' as query
+        {{ sql_literal(query) }} as query
     from fitted_model
 
 )

@@ -1,0 +1,208 @@
+{#-
+    Lists, structs, quantiles and unpivots in the marts, drift and lifecycle
+    models, dispatched on the adapter like dialect.sql (default: DuckDB;
+    spark__: Spark SQL).  The DuckDB SQL is what the models wrote before
+    the Spark port; each Spark version gives the same values.
+-#}
+
+{#-
+    A struct of named fields: `fields` is a dict of field name to SQL
+    expression, in the order the fields are wanted.
+-#}
+{% macro named_struct(fields) %}
+    {{ return(adapter.dispatch("named_struct", "cc_segmentation")(fields)) }}
+{% endmacro %}
+
+{% macro default__named_struct(fields) %}
+    {%- set parts = [] -%}
+    {%- for name, expression in fields.items() -%}
+        {%- do parts.append("'" ~ name ~ "': " ~ expression) -%}
+    {%- endfor -%}
+    {{- "{" ~ parts | join(", ") ~ "}" -}}
+{% endmacro %}
+
+{% macro spark__named_struct(fields) %}
+    {%- set parts = [] -%}
+    {%- for name, expression in fields.items() -%}
+        {%- do parts.append("'" ~ name ~ "', " ~ expression) -%}
+    {%- endfor -%}
+    {{- "named_struct(" ~ parts | join(", ") ~ ")" -}}
+{% endmacro %}
+
+
+{#- A list (Spark: array) of the SQL expressions `items`. -#}
+{% macro list_of(items) %}
+    {{ return(adapter.dispatch("list_of", "cc_segmentation")(items)) }}
+{% endmacro %}
+
+{% macro default__list_of(items) %}
+    {{- "[" ~ items | join(", ") ~ "]" -}}
+{% endmacro %}
+
+{% macro spark__list_of(items) %}
+    {{- "array(" ~ items | join(", ") ~ ")" -}}
+{% endmacro %}
+
+
+{#- The element at `position` of a list, counted from 1. -#}
+{% macro list_at(list, position) %}
+    {{ return(adapter.dispatch("list_at", "cc_segmentation")(list, position)) }}
+{% endmacro %}
+
+{% macro default__list_at(list, position) %}
+    {{- list ~ "[" ~ position ~ "]" -}}
+{% endmacro %}
+
+{% macro spark__list_at(list, position) %}
+    {{- "element_at(" ~ list ~ ", " ~ position ~ ")" -}}
+{% endmacro %}
+
+
+{#- One row per element of a list (a select-list expression). -#}
+{% macro unnest_list(list) %}
+    {{ return(adapter.dispatch("unnest_list", "cc_segmentation")(list)) }}
+{% endmacro %}
+
+{% macro default__unnest_list(list) %}
+    {{- "unnest(" ~ list ~ ")" -}}
+{% endmacro %}
+
+{% macro spark__unnest_list(list) %}
+    {{- "explode(" ~ list ~ ")" -}}
+{% endmacro %}
+
+
+{#-
+    One row per struct of a list of structs, one column per field (the
+    whole select list: it names the columns itself).
+-#}
+{% macro unnest_structs(list) %}
+    {{ return(adapter.dispatch("unnest_structs", "cc_segmentation")(list)) }}
+{% endmacro %}
+
+{% macro default__unnest_structs(list) %}
+    {{- "unnest(" ~ list ~ ", recursive := true)" -}}
+{% endmacro %}
+
+{% macro spark__unnest_structs(list) %}
+    {{- "inline(" ~ list ~ ")" -}}
+{% endmacro %}
+
+
+{#-
+    Exact quantiles of `expression` at each of `quantiles` (numbers), as one
+    list, from one sort.  cont interpolates linearly between the two
+    nearest values (numpy's default); disc takes a value of the data, the
+    first whose cumulative share reaches the quantile.
+-#}
+{% macro quantiles_cont(expression, quantiles) %}
+    {{ return(adapter.dispatch("quantiles_cont", "cc_segmentation")(
+        expression, quantiles
+    )) }}
+{% endmacro %}
+
+{% macro default__quantiles_cont(expression, quantiles) %}
+    {{- "quantile_cont(" ~ expression ~ ", [" ~ quantiles | join(", ") ~ "])" -}}
+{% endmacro %}
+
+{% macro spark__quantiles_cont(expression, quantiles) %}
+    {{- "percentile(" ~ expression ~ ", array(" ~ quantiles | join(", ") ~ "))" -}}
+{% endmacro %}
+
+{% macro quantiles_disc(expression, quantiles) %}
+    {{ return(adapter.dispatch("quantiles_disc", "cc_segmentation")(
+        expression, quantiles
+    )) }}
+{% endmacro %}
+
+{% macro default__quantiles_disc(expression, quantiles) %}
+    {{- "quantile_disc(" ~ expression ~ ", [" ~ quantiles | join(", ") ~ "])" -}}
+{% endmacro %}
+
+{% macro spark__quantiles_disc(expression, quantiles) %}
+    {{- "percentile_disc(array(" ~ quantiles | join(", ")
+        ~ ")) within group (order by " ~ expression ~ ")" -}}
+{% endmacro %}
+
+
+{#-
+    The adjusted Fisher-Pearson skewness G1 (pandas .skew()), NULL below 3
+    values or when they are all equal.  DuckDB's skewness is G1; Spark's is
+    the population g1, and G1 = g1 * sqrt(n (n - 1)) / (n - 2).
+-#}
+{% macro sample_skewness(expression) %}
+    {{ return(adapter.dispatch("sample_skewness", "cc_segmentation")(expression)) }}
+{% endmacro %}
+
+{% macro default__sample_skewness(expression) %}
+    {{- "skewness(" ~ expression ~ ")" -}}
+{% endmacro %}
+
+{% macro spark__sample_skewness(expression) %}
+    {%- set n = "count(" ~ expression ~ ")" -%}
+    {{- "case when " ~ n ~ " > 2 then skewness(" ~ expression ~ ") * sqrt("
+        ~ n ~ " * (" ~ n ~ " - 1)) / (" ~ n ~ " - 2) end" -}}
+{% endmacro %}
+
+
+{#-
+    The columns `columns` of `relation` as rows: the other columns, then
+    `name_column` (the column's name) and `value_column` (its value); NULL
+    values are left out on both engines.
+-#}
+{% macro unpivot_columns(relation, columns, name_column, value_column) %}
+    {{ return(adapter.dispatch("unpivot_columns", "cc_segmentation")(
+        relation, columns, name_column, value_column
+    )) }}
+{% endmacro %}
+
+{% macro default__unpivot_columns(relation, columns, name_column, value_column) %}
+    unpivot {{ relation }}
+    on {{ columns | join(", ") }}
+    into name {{ name_column }} value {{ value_column }}
+{% endmacro %}
+
+{% macro spark__unpivot_columns(relation, columns, name_column, value_column) %}
+    select * from {{ relation }}
+    unpivot (
+        {{ value_column }} for {{ name_column }}
+        in ({{ columns | join(", ") }})
+    )
+{% endmacro %}
+
+
+{#-
+    `not materialized` for a CTE read twice: DuckDB would otherwise copy
+    it whole first.  Spark inlines CTEs and has no such keyword.
+-#}
+{% macro cte_not_materialized() %}
+    {{ return(adapter.dispatch("cte_not_materialized", "cc_segmentation")()) }}
+{% endmacro %}
+
+{% macro default__cte_not_materialized() %}
+    {{- "not materialized" -}}
+{% endmacro %}
+
+{% macro spark__cte_not_materialized() %}
+    {{- "" -}}
+{% endmacro %}
+
+
+{#-
+    Freshness of the raw file(s) at `path`: the newest modification time.
+    DuckDB's read_blob and Spark's binaryFile source read only the
+    metadata columns asked for, not the files' contents.
+-#}
+{% macro raw_file_modified_at(path) %}
+    {{ return(adapter.dispatch("raw_file_modified_at", "cc_segmentation")(path)) }}
+{% endmacro %}
+
+{% macro default__raw_file_modified_at(path) %}
+    select max(last_modified)
+    from read_blob({{ sql_literal(path) }})
+{% endmacro %}
+
+{% macro spark__raw_file_modified_at(path) %}
+    select max(modificationTime)
+    from binaryFile.`{{ path | replace("`", "``") }}`
+{% endmacro %}
