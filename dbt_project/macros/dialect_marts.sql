@@ -145,30 +145,7 @@
 {% endmacro %}
 
 
-{#-
-    The columns `columns` of `relation` as rows: the other columns, then
-    `name_column` (the column's name) and `value_column` (its value); NULL
-    values are left out on both engines.
--#}
-{% macro unpivot_columns(relation, columns, name_column, value_column) %}
-    {{ return(adapter.dispatch("unpivot_columns", "cc_segmentation")(
-        relation, columns, name_column, value_column
-    )) }}
-{% endmacro %}
-
-{% macro default__unpivot_columns(relation, columns, name_column, value_column) %}
-    unpivot {{ relation }}
-    on {{ columns | join(", ") }}
-    into name {{ name_column }} value {{ value_column }}
-{% endmacro %}
-
-{% macro spark__unpivot_columns(relation, columns, name_column, value_column) %}
-    select * from {{ relation }}
-    unpivot (
-        {{ value_column }} for {{ name_column }}
-        in ({{ columns | join(", ") }})
-    )
-{% endmacro %}
+{#- unpivot_columns is in dialect.sql (it keeps only the unpivoted columns). -#}
 
 
 {#-
