@@ -31,7 +31,7 @@ valid_customers as (
 
 reported_values as (
 
-    -- unpivot leaves missing values out, which is what imputation needs
+    {#- unpivot leaves missing values out, which is what imputation needs -#}
     {{ unpivot_columns(
         "valid_customers", cc_feature_names(), "feature_name", "reported_value"
     ) }}
@@ -85,8 +85,9 @@ unreported as (
 
     -- measures no valid customer reports: nothing to impute them with
     select
-        {{ ordered_string_agg("upper(measures.feature_name)", "', '", "measures.feature_name") }}
-            as column_names
+        {{ ordered_string_agg(
+            "upper(measures.feature_name)", "', '", "measures.feature_name"
+        ) }} as column_names
     from (
         values {% for feature in cc_feature_names() -%}
             ('{{ feature }}'){% if not loop.last %},{% endif %}

@@ -68,20 +68,16 @@ fingerprint as (
     ),
 {% endif %}
 
-{#- What the k scan and DBSCAN depend on, as texts: their hashes are the cache keys. -#}
-{% set k_scan_text %}
-    {% if refit() -%}
-        fingerprint.input_fingerprint
-    {%- else -%}
-        (
-            select published_model.fit_fingerprint
-            from published_model
-        )
-    {%- endif %} || '|{{ scan_settings }}'
-{% endset %}
-{% set dbscan_text %}
-    fingerprint.input_fingerprint || '|{{ dbscan_settings }}'
-{% endset %}
+{#- What the k scan and DBSCAN depend on: their hashes are the cache keys. -#}
+{% set published_fingerprint = (
+    "(select published_model.fit_fingerprint from published_model)"
+) %}
+{% set k_scan_text = (
+    "fingerprint.input_fingerprint" if refit() else published_fingerprint
+) ~ " || '|" ~ scan_settings ~ "'" %}
+{% set dbscan_text = (
+    "fingerprint.input_fingerprint || '|" ~ dbscan_settings ~ "'"
+) %}
 
 final as (
 

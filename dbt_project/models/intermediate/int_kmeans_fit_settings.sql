@@ -83,7 +83,7 @@ settings as (
 
 ),
 
-{#- Every setting that makes a fit differ, as one text: its hash is the model_id. -#}
+{#- Every setting that makes a fit differ: its hash is the model_id. -#}
 {% set model_settings_text %}
             input_fingerprint
             || '|' || features

@@ -1,7 +1,7 @@
 {#- Fail fast, naming file and columns, when the file is unusable. -#}
 {% do assert_raw_file_is_readable(var("raw_path")) %}
 
-{#- On Spark, the source is an external table over the file (spark_raw_file.sql). -#}
+{#- On Spark the source is a table over the file (spark_raw_file.sql). -#}
 {% do register_raw_source(var("raw_path")) %}
 
 with
