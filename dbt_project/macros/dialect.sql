@@ -92,31 +92,11 @@
     same names, in the same order), and the columns come out by those names.
 -#}
 {% macro unnest_rows(rows) %}
-    {{ return(adapter.dispatch("unnest_rows", "cc_segmentation")(rows)) }}
-{% endmacro %}
-
-{% macro default__unnest_rows(rows) %}
-    unnest([
-        {% for row in rows %}
-            {
-                {% for name, expression in row.items() -%}
-                    '{{ name }}': {{ expression }}{{ "," if not loop.last }}
-                {% endfor %}
-            }{{ "," if not loop.last }}
-        {% endfor %}
-    ], recursive := true)
-{% endmacro %}
-
-{% macro spark__unnest_rows(rows) %}
-    inline(array(
-        {% for row in rows %}
-            named_struct(
-                {% for name, expression in row.items() -%}
-                    '{{ name }}', {{ expression }}{{ "," if not loop.last }}
-                {% endfor %}
-            ){{ "," if not loop.last }}
-        {% endfor %}
-    ))
+    {% set structs = [] %}
+    {% for row in rows %}
+        {% do structs.append(sql_struct(row)) %}
+    {% endfor %}
+    {{ return(unnest_structs(sql_list(structs))) }}
 {% endmacro %}
 
 

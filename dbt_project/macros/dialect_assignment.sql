@@ -54,8 +54,8 @@
 
 {#-
     A struct of named SQL expressions, `fields` a list of (name, expression)
-    pairs: DuckDB's {'name': expression, ...}, Spark's named_struct.  A
-    field is read as struct.name in both.
+    pairs or a dict of them: DuckDB's {'name': expression, ...}, Spark's
+    named_struct.  A field is read as struct.name in both.
 -#}
 {% macro sql_struct(fields) %}
     {{ return(adapter.dispatch("sql_struct", "cc_segmentation")(fields)) }}
@@ -63,7 +63,7 @@
 
 {% macro default__sql_struct(fields) %}
     {% set pairs = [] %}
-    {% for name, expression in fields %}
+    {% for name, expression in (fields.items() if fields is mapping else fields) %}
         {% do pairs.append("'" ~ name ~ "': " ~ expression) %}
     {% endfor %}
     {{ return("{" ~ (pairs | join(", ")) ~ "}") }}
@@ -71,7 +71,7 @@
 
 {% macro spark__sql_struct(fields) %}
     {% set pairs = [] %}
-    {% for name, expression in fields %}
+    {% for name, expression in (fields.items() if fields is mapping else fields) %}
         {% do pairs.append("'" ~ name ~ "', " ~ expression) %}
     {% endfor %}
     {{ return("named_struct(" ~ (pairs | join(", ")) ~ ")") }}

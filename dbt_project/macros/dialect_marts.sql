@@ -6,56 +6,9 @@
 -#}
 
 {#-
-    A struct of named fields: `fields` is a dict of field name to SQL
-    expression, in the order the fields are wanted.
+    Structs, lists and list elements: sql_struct, sql_list and
+    list_element in dialect_assignment.sql.
 -#}
-{% macro named_struct(fields) %}
-    {{ return(adapter.dispatch("named_struct", "cc_segmentation")(fields)) }}
-{% endmacro %}
-
-{% macro default__named_struct(fields) %}
-    {%- set parts = [] -%}
-    {%- for name, expression in fields.items() -%}
-        {%- do parts.append("'" ~ name ~ "': " ~ expression) -%}
-    {%- endfor -%}
-    {{- "{" ~ parts | join(", ") ~ "}" -}}
-{% endmacro %}
-
-{% macro spark__named_struct(fields) %}
-    {%- set parts = [] -%}
-    {%- for name, expression in fields.items() -%}
-        {%- do parts.append("'" ~ name ~ "', " ~ expression) -%}
-    {%- endfor -%}
-    {{- "named_struct(" ~ parts | join(", ") ~ ")" -}}
-{% endmacro %}
-
-
-{#- A list (Spark: array) of the SQL expressions `items`. -#}
-{% macro list_of(items) %}
-    {{ return(adapter.dispatch("list_of", "cc_segmentation")(items)) }}
-{% endmacro %}
-
-{% macro default__list_of(items) %}
-    {{- "[" ~ items | join(", ") ~ "]" -}}
-{% endmacro %}
-
-{% macro spark__list_of(items) %}
-    {{- "array(" ~ items | join(", ") ~ ")" -}}
-{% endmacro %}
-
-
-{#- The element at `position` of a list, counted from 1. -#}
-{% macro list_at(list, position) %}
-    {{ return(adapter.dispatch("list_at", "cc_segmentation")(list, position)) }}
-{% endmacro %}
-
-{% macro default__list_at(list, position) %}
-    {{- list ~ "[" ~ position ~ "]" -}}
-{% endmacro %}
-
-{% macro spark__list_at(list, position) %}
-    {{- "element_at(" ~ list ~ ", " ~ position ~ ")" -}}
-{% endmacro %}
 
 
 {#- One row per element of a list (a select-list expression). -#}

@@ -41,7 +41,7 @@ pair_stats as (
         {% for feature_a in features -%}
             {% set position_a = loop.index -%}
             {% for feature_b in features[position_a:] -%}
-                {% do pairs.append(named_struct({
+                {% do pairs.append(sql_struct({
                     "feature_a": "'" ~ feature_a ~ "'",
                     "feature_b": "'" ~ feature_b ~ "'",
                     "feature_a_position": position_a,
@@ -52,7 +52,7 @@ pair_stats as (
                 })) -%}
             {% endfor -%}
         {% endfor -%}
-        {{ list_of(pairs) }} as pairs
+        {{ sql_list(pairs) }} as pairs
     from valid_customers
 
 ),
@@ -71,7 +71,7 @@ reduced_feature_set as (
         {% for feature in reduced_feature_names() -%}
             {% do quoted.append("'" ~ feature ~ "'") -%}
         {% endfor -%}
-        {{ list_of(quoted) }} as feature_names
+        {{ sql_list(quoted) }} as feature_names
 
 ),
 

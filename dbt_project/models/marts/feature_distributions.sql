@@ -34,7 +34,7 @@ feature_columns as (
     -- quantiles are one call for the four: one sort per measure, not four
     select
         {% for feature in cc_feature_names() -%}
-            {{ named_struct({
+            {{ sql_struct({
                 "feature_name": "'" ~ feature ~ "'",
                 "n_rows": "count(*)",
                 "n_reported": "count(" ~ feature ~ ")",
@@ -54,7 +54,7 @@ feature_columns as (
 
 feature_rows as (
 
-    select {{ unnest_list(list_of(cc_feature_names())) }} as feature
+    select {{ unnest_list(sql_list(cc_feature_names())) }} as feature
     from feature_columns
 
 ),
@@ -72,10 +72,10 @@ feature_stats as (
         feature.mean,
         feature.stddev,
         feature.min,
-        {{ list_at("feature.quantiles", 1) }} as p25,
-        {{ list_at("feature.quantiles", 2) }} as median,
-        {{ list_at("feature.quantiles", 3) }} as p75,
-        {{ list_at("feature.quantiles", 4) }} as p99,
+        {{ list_element("feature.quantiles", 1) }} as p25,
+        {{ list_element("feature.quantiles", 2) }} as median,
+        {{ list_element("feature.quantiles", 3) }} as p75,
+        {{ list_element("feature.quantiles", 4) }} as p99,
         feature.max,
         feature.skewness,
         feature.n_rows - feature.n_reported as n_missing,

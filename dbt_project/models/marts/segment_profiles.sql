@@ -39,7 +39,7 @@ segment_columns as (
     select
         segment_id,
         {% for feature in cc_feature_names() -%}
-            {{ named_struct({
+            {{ sql_struct({
                 "feature_name": "'" ~ feature ~ "'",
                 "mean_value": "avg(" ~ feature ~ ")",
                 "median_value": "median(" ~ feature ~ ")",
@@ -54,7 +54,7 @@ portfolio_columns as (
 
     select
         {% for feature in cc_feature_names() -%}
-            {{ named_struct({
+            {{ sql_struct({
                 "feature_name": "'" ~ feature ~ "'",
                 "portfolio_mean": "avg(" ~ feature ~ ")",
                 "portfolio_median": "median(" ~ feature ~ ")",
@@ -68,14 +68,14 @@ segment_rows as (
 
     select
         segment_id,
-        {{ unnest_list(list_of(cc_feature_names())) }} as stats
+        {{ unnest_list(sql_list(cc_feature_names())) }} as stats
     from segment_columns
 
 ),
 
 portfolio_rows as (
 
-    select {{ unnest_list(list_of(cc_feature_names())) }} as stats
+    select {{ unnest_list(sql_list(cc_feature_names())) }} as stats
     from portfolio_columns
 
 ),
