@@ -89,67 +89,56 @@
     header problem) and its header split on commas.
 -#}
 {% macro raw_header(file, expected) %}
-    {{ return(adapter.dispatch("raw_header", "cc_segmentation")(file, expected)) }}
+    {% set reads = raw_file_reads(file) %}
+    {% if file.lower().endswith(".parquet") %}
+        {% set header = run_query(reads.parquet_columns).columns[0].values()
+            | list %}
+        {% set rows = run_query(
+            "select count(*) from (" ~ reads.parquet_rows ~ " limit 1)"
+        ) %}
+        {% set has_data = rows.columns[0].values()[0] > 0 %}
+    {% else %}
+        {% set head = run_query(reads.csv_lines ~ " limit 2") %}
+        {% if head.rows | length == 0 %}
+            {{ exceptions.raise_compiler_error(
+                "Raw file " ~ file ~ " is empty: expected a header with the "
+                ~ "columns " ~ expected | join(", ") ~ " and one row per customer."
+            ) }}
+        {% endif %}
+        {% set header = (head.rows[0][0] or "").split(",") %}
+        {% set has_data = head.rows | length > 1 %}
+    {% endif %}
+    {{ return([header, has_data]) }}
 {% endmacro %}
 
-{% macro default__raw_header(file, expected) %}
+{#-
+    The queries raw_header runs, as each engine writes them: a Parquet
+    file's column names, its rows, and a CSV file's whole lines in order.
+-#}
+{% macro raw_file_reads(file) %}
+    {{ return(adapter.dispatch("raw_file_reads", "cc_segmentation")(file)) }}
+{% endmacro %}
+
+{% macro default__raw_file_reads(file) %}
     {% set quoted = sql_literal(file) %}
-    {% if file.lower().endswith(".parquet") %}
-        {% set schema = run_query(
-            "select column_name from (describe select * from read_parquet("
-            ~ quoted ~ "))"
-        ) %}
-        {% set header = schema.columns[0].values() | list %}
-        {% set rows = run_query(
-            "select count(*) from (select 1 from read_parquet(" ~ quoted
-            ~ ") limit 1)"
-        ) %}
-        {% set has_data = rows.columns[0].values()[0] > 0 %}
-    {% else %}
-        {% set head = run_query(
-            "select * from read_csv(" ~ quoted ~ ", header = false, "
+    {{ return({
+        "parquet_columns": "select column_name from (describe select * from "
+            ~ "read_parquet(" ~ quoted ~ "))",
+        "parquet_rows": "select 1 from read_parquet(" ~ quoted ~ ")",
+        "csv_lines": "select * from read_csv(" ~ quoted ~ ", header = false, "
             ~ "auto_detect = false, delim = chr(31), quote = '', escape = '', "
-            ~ "columns = struct_pack(line := 'VARCHAR')) limit 2"
-        ) %}
-        {% if head.rows | length == 0 %}
-            {{ exceptions.raise_compiler_error(
-                "Raw file " ~ file ~ " is empty: expected a header with the "
-                ~ "columns " ~ expected | join(", ") ~ " and one row per customer."
-            ) }}
-        {% endif %}
-        {% set header = (head.rows[0][0] or "").split(",") %}
-        {% set has_data = head.rows | length > 1 %}
-    {% endif %}
-
-    {{ return([header, has_data]) }}
+            ~ "columns = struct_pack(line := 'VARCHAR'))",
+    }) }}
 {% endmacro %}
 
-{% macro spark__raw_header(file, expected) %}
-    {% if file.lower().endswith(".parquet") %}
-        {% set schema = run_query(
-            "describe query select * from parquet." ~ spark_path(file)
-        ) %}
-        {% set header = schema.columns[0].values() | list %}
-        {% set rows = run_query(
-            "select count(*) from (select 1 from parquet." ~ spark_path(file)
-            ~ " limit 1)"
-        ) %}
-        {% set has_data = rows.columns[0].values()[0] > 0 %}
-    {% else %}
-        {#- The text source reads a file's lines in order from its first split. -#}
-        {% set head = run_query(
-            "select value from text." ~ spark_path(file) ~ " limit 2"
-        ) %}
-        {% if head.rows | length == 0 %}
-            {{ exceptions.raise_compiler_error(
-                "Raw file " ~ file ~ " is empty: expected a header with the "
-                ~ "columns " ~ expected | join(", ") ~ " and one row per customer."
-            ) }}
-        {% endif %}
-        {% set header = (head.rows[0][0] or "").split(",") %}
-        {% set has_data = head.rows | length > 1 %}
-    {% endif %}
-    {{ return([header, has_data]) }}
+{#- The text source reads a file's lines in order from its first split. -#}
+{% macro spark__raw_file_reads(file) %}
+    {{ return({
+        "parquet_columns": "describe query select * from parquet."
+            ~ spark_path(file),
+        "parquet_rows": "select 1 from parquet." ~ spark_path(file),
+        "csv_lines": "select value from text." ~ spark_path(file),
+    }) }}
 {% endmacro %}
 
 {#- A path as a Spark file-source identifier (format.`path`). -#}

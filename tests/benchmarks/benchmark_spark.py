@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmark_build import slowest_nodes
+
 REPO = Path(__file__).resolve().parents[2]
 REAL_CSV = (REPO / ".." / "shared" / "data" / "cc_general.csv").resolve()
 
@@ -61,13 +63,6 @@ def build_once(raw_path: Path, workdir: Path, target: str) -> tuple[float, float
         tail = (workdir / "build.log").read_text(errors="replace")[-3000:]
         sys.exit(f"{target} build failed:\n{tail}")
     return seconds, usage.ru_maxrss / 1024**2
-
-
-def slowest_nodes(workdir: Path, n: int) -> list[tuple[str, float]]:
-    """The n slowest models and tests of the last run (run_results.json)."""
-    results = json.loads((workdir / "target" / "run_results.json").read_text())
-    timed = [(r["unique_id"], r["execution_time"]) for r in results["results"]]
-    return sorted(timed, key=lambda item: -item[1])[:n]
 
 
 def report(name: str, raw_path: Path, tmp: Path, top: int) -> None:
