@@ -267,10 +267,12 @@ def test_a_constant_measure_weighs_nothing_is_recorded_and_warns(tmp_path, real_
     )
     assert (centroids.centroid_z == 0).all()
     r = build.query(
-        "select pearson_r from feature_correlations "
+        "select pearson_r, is_redundant from feature_correlations "
         "where 'tenure' in (feature_a, feature_b)"
     )
+    # r is undefined with a constant measure, so no pair of it is redundant
     assert len(r) == 16 and r.pearson_r.isna().all()
+    assert not r.is_redundant.any()
 
 
 def test_an_empty_measure_stops_the_build_naming_the_column(tmp_path, base_lines):

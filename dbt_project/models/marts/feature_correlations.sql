@@ -79,8 +79,13 @@ pairs_flagged as (
 
     select
         pairs.*,
-        coalesce(abs(pairs.pearson_r) >= {{ threshold }}, false)
-            as is_redundant,
+        -- an undefined r (a constant measure: NaN on DuckDB, where NaN
+        -- compares above every number, NULL on Spark) makes no pair redundant
+        coalesce(
+            not isnan(pairs.pearson_r)
+            and abs(pairs.pearson_r) >= {{ threshold }},
+            false
+        ) as is_redundant,
         not array_contains(reduced_feature_set.feature_names, pairs.feature_a)
             as is_a_left_out,
         not array_contains(reduced_feature_set.feature_names, pairs.feature_b)
