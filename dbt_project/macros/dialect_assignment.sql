@@ -35,7 +35,8 @@
 
 {#-
     Element `position` (1-based, NULL gives NULL) of a list: DuckDB's
-    list[position], Spark's element_at (its arr[i] counts from 0).
+    list[position], Spark's try_element_at (its arr[i] counts from 0); beyond
+    the end both give NULL, as element_at does not with ANSI mode on.
 -#}
 {% macro list_element(list, position) %}
     {{ return(adapter.dispatch("list_element", "cc_segmentation")(
@@ -48,7 +49,7 @@
 {% endmacro %}
 
 {% macro spark__list_element(list, position) %}
-    {{ return("element_at(" ~ list ~ ", " ~ position ~ ")") }}
+    {{ return("try_element_at(" ~ list ~ ", " ~ position ~ ")") }}
 {% endmacro %}
 
 

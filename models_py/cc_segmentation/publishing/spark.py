@@ -33,6 +33,8 @@ SESSION_METHOD = "session"
 #: The directory that holds a Spark build's tables, metastore and exports.
 SPARK_WAREHOUSE_VARIABLE = "CC_SEGMENTATION_SPARK_WAREHOUSE"
 DEFAULT_SPARK_WAREHOUSE = "warehouse/spark"
+#: Spark's ANSI SQL mode: bad casts and arithmetic errors fail, as in DuckDB.
+ANSI_MODE = "spark.sql.ansi.enabled"
 
 
 class SessionPythonJobHelper(PythonJobHelper):
@@ -56,7 +58,7 @@ def enable_session_python_models() -> None:
     """Make dbt-spark run Python models with the ``session`` method.
 
     Adds :class:`SessionPythonJobHelper` to dbt-spark's submission helpers
-    (once, before dbt runs; :func:`run` calls it).
+    (once, before dbt runs; :func:`prepare_dbt_spark` calls it).
     """
     from dbt.adapters.spark.impl import SparkAdapter
 
@@ -70,6 +72,41 @@ def enable_session_python_models() -> None:
 
     with_session.adds_session = True  # type: ignore[attr-defined]
     SparkAdapter.python_submission_helpers = property(with_session)  # type: ignore[method-assign,assignment]
+
+
+def honour_the_profiles_ansi_mode() -> None:
+    """Let the profile's ``spark.sql.ansi.enabled`` stand.
+
+    dbt-spark 1.11 sets ``spark.sql.ansi.enabled`` to ``false`` in every
+    target's ``server_side_parameters``, over what the profile says.  The
+    ``spark`` target asks for ANSI mode, so that a bad cast, an overflow or a
+    division by zero fails the build as it does on DuckDB instead of giving
+    NULL; this puts the profile's value back after dbt-spark has read the
+    credentials (once, before dbt runs; :func:`prepare_dbt_spark` calls it).
+    A profile that does not set it keeps dbt-spark's ``false``.
+    """
+    from dbt.adapters.spark.connections import SparkCredentials
+
+    post_init = SparkCredentials.__post_init__
+    if getattr(post_init, "honours_ansi_mode", False):
+        return
+
+    def keeping_ansi_mode(self: SparkCredentials) -> None:
+        wanted = self.server_side_parameters.get(ANSI_MODE)
+        post_init(self)
+        if wanted is not None:
+            self.server_side_parameters[ANSI_MODE] = str(wanted).lower()
+
+    keeping_ansi_mode.honours_ansi_mode = True  # type: ignore[attr-defined]
+    keeping_ansi_mode.__wrapped__ = post_init  # type: ignore[attr-defined]
+    SparkCredentials.__post_init__ = keeping_ansi_mode  # type: ignore[method-assign]
+
+
+def prepare_dbt_spark() -> None:
+    """What dbt-spark needs to run this project: the ``session`` submission
+    method for the Python models, and the profile's ANSI mode."""
+    enable_session_python_models()
+    honour_the_profiles_ansi_mode()
 
 
 def run(dbt_args: list[str]) -> int:
@@ -87,7 +124,7 @@ def run(dbt_args: list[str]) -> int:
     """
     from dbt.cli.main import dbtRunner
 
-    enable_session_python_models()
+    prepare_dbt_spark()
     result = dbtRunner().invoke(["build", *dbt_args])
     if result.success:
         return 0
