@@ -294,9 +294,10 @@ def set_cells(line: str, values: dict[int, str]) -> str:
 
 @pytest.fixture(scope="module")
 def bad_file(tmp_path_factory, real_csv) -> Path:
-    """400 customers of the real file, twelve of them spoiled as a bank's
+    """400 customers of the real file, eleven of them spoiled as a bank's
     extracts spoil them: text, negative and out-of-range values, a duplicate
-    and a missing id, numbers too large to keep, NaN and infinity."""
+    and a missing id, numbers too large to keep, NaN and infinity, and the
+    largest count that is kept (row 10, which stays)."""
     lines = real_csv.read_bytes().decode().splitlines(keepends=True)[:401]
     spoiled = {
         1: {1: "twelve"},  # BALANCE
