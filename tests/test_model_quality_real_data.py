@@ -4,6 +4,7 @@ recomputed matrix (conftest.expected_matrix)."""
 
 from __future__ import annotations
 
+import hashlib
 from itertools import combinations
 
 import numpy as np
@@ -55,43 +56,57 @@ def test_k_selection_metrics_equal_scikit_learn(k_selection, expected_matrix):
         assert row.smallest_segment_share == pytest.approx(share)
 
 
-def test_stability_is_the_mean_pairwise_ari_of_subsample_fits(
-    k_selection, expected_matrix
+def test_stability_is_the_mean_pairwise_ari_of_fits_on_resamples_by_id(
+    k_selection, expected_matrix, raw
 ):
+    # Recomputed from the documented method: customer c is in resample i
+    # when BLAKE2b-64("42:i:c") < 0.8 * 2**64; KMeans (n_init 10, seed
+    # 42 + i) on each resample labels every customer (rows by cust_id).
     _, matrix = expected_matrix
-    n_rows = len(matrix)
-    for k in (4, 6):
-        labelings = []
-        for i in range(5):
-            rows = np.random.default_rng(42 + i).choice(
-                n_rows, size=round(0.8 * n_rows), replace=False
-            )
-            fit = KMeans(n_clusters=k, n_init=3, random_state=42 + i).fit(
-                matrix[np.sort(rows)]
-            )
-            labelings.append(fit.predict(matrix))
-        expected = np.mean(
-            [adjusted_rand_score(a, b) for a, b in combinations(labelings, 2)]
+    order = np.argsort(raw.CUST_ID.to_numpy())
+    ids, matrix = raw.CUST_ID.to_numpy()[order], matrix[order]
+    chosen = k_selection[k_selection.is_chosen].iloc[0]
+    labelings = []
+    for i in range(20):
+        rows = np.array(
+            [
+                int.from_bytes(
+                    hashlib.blake2b(f"42:{i}:{c}".encode(), digest_size=8).digest(),
+                    "little",
+                )
+                < 0.8 * 2**64
+                for c in ids
+            ]
         )
-        got = k_selection.loc[k_selection.k == k, "stability"].iloc[0]
-        assert got == pytest.approx(expected, abs=1e-12)
+        fit = KMeans(n_clusters=int(chosen.k), n_init=10, random_state=42 + i)
+        labelings.append(fit.fit(matrix[rows]).predict(matrix))
+    expected = np.mean(
+        [adjusted_rand_score(a, b) for a, b in combinations(labelings, 2)]
+    )
+    assert chosen.stability == pytest.approx(expected, abs=1e-12)
+    assert chosen.n_resamples == 20
+    # the issue's bar: an estimate whose standard error is below 0.01
+    assert 0 < chosen.stability_se < 0.01
 
 
 def test_the_automatic_k_follows_the_documented_rule(k_selection, real_build):
     table = k_selection
-    eligible = (
-        (table.k >= 4)
-        & (table.stability >= 0.9)
-        & (table.smallest_segment_share >= 0.05)
-    )
+    passes = (table.k >= 4) & (table.smallest_segment_share >= 0.05)
+    eligible = passes & (table.stability >= 0.9)
     sil = (table.silhouette - table.silhouette.min()) / np.ptp(table.silhouette)
     db = (table.davies_bouldin.max() - table.davies_bouldin) / np.ptp(
         table.davies_bouldin
     )
     score = (sil + db) / 2
+    assert_allclose(table.score, score, atol=1e-12)
     expected_k = table.k[eligible][score[eligible] == score[eligible].max()].min()
     assert table.k[table.is_chosen].tolist() == [expected_k]
-    assert_allclose(table.score, score, atol=1e-12)
+    # every k that scores higher and passes the other gates was estimated,
+    # and found unstable; those scoring lower were not needed
+    better = passes & (score > score[table.is_chosen].iloc[0])
+    assert (table.stability[better] < 0.9).all()
+    worse = passes & (score < score[table.is_chosen].iloc[0])
+    assert table.stability[worse].isna().all()
     model = real_build.query("select n_clusters from segmentation_models")
     assert model.n_clusters.tolist() == [expected_k]
 

@@ -13,7 +13,9 @@
 {% for feature in features %}
     {% do transforms.append(feature_transform(feature)) %}
 {% endfor %}
-{#- what every key depends on, in the order the keys were first written -#}
+{#- what every key depends on, in the order the keys were first written;
+    "stability=by-id-20" names the stability estimate (20 resamples drawn by
+    customer id), so that no scan of the earlier estimate is reused -#}
 {% set input_settings = [
     "features=" ~ features | join(","),
     "transforms=" ~ transforms | join(","),
@@ -29,6 +31,7 @@
     "k_min_segment_share=" ~ var("k_min_segment_share"),
     "k_selection_max_rows=" ~ var("k_selection_max_rows"),
     "k_selection_silhouette_rows=" ~ var("k_selection_silhouette_rows"),
+    "stability=by-id-20",
 ]) | join("|") %}
 {% set dbscan_settings = (input_settings + [
     "seed=" ~ var("random_state"),

@@ -36,11 +36,14 @@ final as (
         davies_bouldin,
         calinski_harabasz,
         stability,
+        stability_se,
+        cast(n_resamples as bigint) as n_resamples,
         smallest_segment_share,
         cast(n_iter as bigint) as n_iter,
         is_eligible,
         score,
         is_chosen,
+        decision,
         cast(n_rows as bigint) as n_rows
     from current_scan
 

@@ -1,7 +1,8 @@
 {#-
     How segments carry over from fit to fit: for every fit, each segment's
-    stable id, its status against the previous fit ('first fit', 'kept',
-    'new', or 'vanished' for a previous segment with no match), the
+    stable id, its status ('first fit', 'kept', 'returned' for a segment
+    absent from the previous fit that comes back with its old id, 'new', or
+    'vanished' for a segment of the previous fit with no match), the
     previous fit it was matched to and how far its centroid moved.
 -#}
 with

@@ -72,7 +72,8 @@ def figure_k_selection(table: pd.DataFrame) -> plt.Figure:
     fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), sharex=True)
     for ax, (column, title, hint) in zip(axes.ravel(), panels, strict=True):
         ax.plot(table.k, table[column], marker="o", color="#1f4e79")
-        eligible = table[table.is_eligible]
+        # NULL (stability not needed) is not eligible
+        eligible = table[table.is_eligible.eq(True)]
         ax.plot(
             eligible.k,
             eligible[column],

@@ -1,7 +1,7 @@
 """Keep segment ids and names stable from one fit to the next.
 
 A new fit numbers its clusters by size; this module maps them onto the
-segments of the previous fit, so that "Revolvers" next month are the same
+segments the earlier fits have seen, so that "Revolvers" next month are the same
 kind of customers as "Revolvers" this month.  The dbt Python model
 ``int_segment_history`` (incremental: one batch of rows per fit) is a thin
 shell over :func:`track_segments`.
@@ -83,19 +83,73 @@ def _features(centroids: pd.DataFrame) -> list[str]:
 def previous_segments(history: pd.DataFrame | None, model_id: str) -> pd.DataFrame:
     """The live segments of the latest earlier fit in ``history``.
 
-    Rows of ``model_id`` itself are ignored, so rebuilding the same model
-    gives the same answer.  Empty when there is no earlier fit.
+    Rows of ``model_id`` itself are ignored.  Empty when there is no earlier
+    fit.
     """
-    if history is None or history.empty:
-        return pd.DataFrame(columns=HISTORY_COLUMNS)
-    earlier = history[history["model_id"] != model_id]
+    earlier = _earlier(history, model_id)
     if earlier.empty:
-        return pd.DataFrame(columns=HISTORY_COLUMNS)
+        return earlier
     latest = earlier.sort_values(["fitted_at", "model_id"]).iloc[-1]
     live = earlier[
         (earlier["model_id"] == latest["model_id"]) & (earlier["status"] != "vanished")
     ]
     return live.sort_values("segment_id", ignore_index=True)
+
+
+def known_segments(history: pd.DataFrame | None, model_id: str) -> pd.DataFrame:
+    """Every segment id the history has seen live, at its latest centroid.
+
+    One row per stable ``segment_id`` of the fits other than ``model_id``:
+    the row of the latest fit (by ``fitted_at``, then ``model_id``) in which
+    the segment was live, so a segment that vanished keeps the centroid it
+    had when last seen.
+    """
+    earlier = _earlier(history, model_id)
+    live = earlier[earlier["status"] != "vanished"]
+    if live.empty:
+        return live
+    latest = live.sort_values(["fitted_at", "model_id"]).drop_duplicates(
+        "segment_id", keep="last"
+    )
+    return latest.sort_values("segment_id", ignore_index=True)
+
+
+def _earlier(history: pd.DataFrame | None, model_id: str) -> pd.DataFrame:
+    if history is None or history.empty:
+        return pd.DataFrame(columns=HISTORY_COLUMNS)
+    return history[history["model_id"] != model_id]
+
+
+def match_centroids(distance: np.ndarray, max_distance: float) -> dict[int, int]:
+    """Pair rows with columns one to one, globally, within ``max_distance``.
+
+    :func:`scipy.optimize.linear_sum_assignment` on the distances, with
+    every distance above ``max_distance`` replaced by a cost larger than any
+    set of admissible pairs can add up to: the pairing has as many pairs
+    within ``max_distance`` as possible and, among those, the smallest total
+    distance.  A greedy pairing (closest pair first) can lose a pair that
+    the global one keeps.
+
+    Parameters
+    ----------
+    distance : ndarray of shape (n_rows, n_columns)
+    max_distance : float
+        Largest distance of a pair (inclusive).
+
+    Returns
+    -------
+    dict of int to int
+        Row -> column, for the pairs within ``max_distance`` only.
+    """
+    if distance.size == 0:
+        return {}
+    admissible = distance <= max_distance
+    beyond = (min(distance.shape) + 1) * max(max_distance, 0.0) + 1.0
+    cost = np.where(admissible, distance, beyond)
+    rows, columns = linear_sum_assignment(cost)
+    return {
+        int(r): int(c) for r, c in zip(rows, columns, strict=True) if admissible[r, c]
+    }
 
 
 def track_segments(
@@ -112,19 +166,26 @@ def track_segments(
 
     Rules, in order:
 
-    1. No earlier fit, or one on other features: every segment is
+    0. A model already in ``history`` (a cached fit built again, perhaps
+       after other fits) keeps its stored rows exactly: its ids, names and
+       the drift baselines keyed by them do not change.
+    1. No earlier fit, or none on the same features: every segment is
        ``'first fit'``; ids are the fit's (1 = largest) and personas come
        from :func:`cc_segmentation.segmentation.personas.match_personas`.
-    2. Otherwise new and previous centroids are paired one to one by
-       :func:`scipy.optimize.linear_sum_assignment` on their Euclidean
-       distance in standardized units.  A pair closer than
-       ``max_match_distance`` is the same segment (``'kept'``): it keeps the
-       previous id, persona and name.
-    3. A new centroid left unpaired, or paired too far away, is a ``'new'``
-       segment: the next unused id, and a persona matched among those the
-       kept segments do not use (the whole catalogue again when all are).
-    4. A previous segment left unpaired is reported as ``'vanished'`` (a row
-       with no fit segment), never silently renumbered.
+    2. Otherwise the new centroids are paired with every segment the history
+       has seen (:func:`known_segments`, each at its latest centroid) by
+       :func:`match_centroids`: globally, one to one, within
+       ``max_match_distance`` standardized units.  A paired segment keeps
+       its id, persona and name: ``'kept'`` when it was live in the latest
+       earlier fit, ``'returned'`` when it had vanished.
+    3. A new centroid left unpaired is a ``'new'`` segment: an id above every
+       id the history holds (never one that named another segment), and a
+       persona matched among those the paired segments do not use (the
+       whole catalogue again when all are), with an occurrence above every
+       earlier one of that persona, so its name is new too.
+    4. A segment live in the latest earlier fit and left unpaired is
+       reported as ``'vanished'`` (a row with no fit segment), never
+       silently renumbered.
 
     Parameters
     ----------
@@ -139,7 +200,7 @@ def track_segments(
         The new fit's id and time.
     max_match_distance : float
         Largest centroid move, in standardized units, that still counts as
-        the same segment.
+        the same segment (inclusive).
 
     Returns
     -------
@@ -148,15 +209,23 @@ def track_segments(
         vanished segment.  ``centroid_z`` is the centroid as a JSON list in
         the order of ``features``.
     """
+    if history is not None and (history["model_id"] == model_id).any():
+        stored = history[history["model_id"] == model_id].reindex(
+            columns=HISTORY_COLUMNS
+        )
+        return stored.astype(HISTORY_DTYPES).sort_values(
+            ["status", "segment_id"], key=_status_order, ignore_index=True
+        )
     features = _features(centroids)
     current = _wide(centroids)
     fit_ids = current.index.to_numpy()
-    previous = previous_segments(history, model_id)
-    if not previous.empty and previous["features"].iloc[0] != ",".join(features):
-        previous = previous.iloc[0:0]
+    same_features = _earlier(history, model_id)
+    same_features = same_features[same_features["features"] == ",".join(features)]
+    known = known_segments(same_features, model_id)
+    previous = previous_segments(same_features, model_id)
 
     rows: list[_SegmentRow] = []
-    if previous.empty:
+    if known.empty:
         personas = match_personas(centroids, signatures, persona_ids)
         for fit_id, persona_id, occurrence in zip(
             fit_ids,
@@ -174,46 +243,51 @@ def track_segments(
                 }
             )
     else:
-        # previous_segments is empty without a history
+        # known_segments is empty without a history
         assert history is not None
-        previous_matrix = np.array([json.loads(c) for c in previous["centroid_z"]])
+        known_matrix = np.array([json.loads(c) for c in known["centroid_z"]])
         distance = np.linalg.norm(
-            current.to_numpy()[:, None, :] - previous_matrix[None, :, :], axis=2
+            current.to_numpy()[:, None, :] - known_matrix[None, :, :], axis=2
         )
-        new_positions, previous_positions = linear_sum_assignment(distance)
-        pairs = {
-            int(new): int(before)
-            for new, before in zip(new_positions, previous_positions, strict=True)
-        }
-        # after every id other fits use: this model's own rows (a rebuild of
-        # it) must not push its new segments to the next id again
+        pairs = match_centroids(distance, max_match_distance)
+        live_before = set(previous["segment_id"].astype(int))
+        # above every id any other fit used, on any features
         others = history["model_id"] != model_id
         next_id = int(history.loc[others, "segment_id"].max()) + 1
-        kept_previous: set[int] = set()
+        kept_ids: set[int] = set()
         new_fit_rows: list[tuple[int, int]] = []
         for row, fit_id in enumerate(fit_ids):
             match = pairs.get(row)
-            if match is not None and distance[row, match] <= max_match_distance:
-                before = previous.iloc[match]
-                kept_previous.add(match)
-                rows.append(
-                    {
-                        "segment_id": int(before["segment_id"]),
-                        "fit_segment_id": int(fit_id),
-                        "status": "kept",
-                        "previous_model_id": before["model_id"],
-                        "match_distance": float(distance[row, match]),
-                        "persona_id": before["persona_id"],
-                        "persona_occurrence": int(before["persona_occurrence"]),
-                    }
-                )
-            else:
+            if match is None:
                 new_fit_rows.append((row, int(fit_id)))
+                continue
+            before = known.iloc[match]
+            segment_id = int(before["segment_id"])
+            kept_ids.add(segment_id)
+            rows.append(
+                {
+                    "segment_id": segment_id,
+                    "fit_segment_id": int(fit_id),
+                    "status": "kept" if segment_id in live_before else "returned",
+                    "previous_model_id": before["model_id"],
+                    "match_distance": float(distance[row, match]),
+                    "persona_id": before["persona_id"],
+                    "persona_occurrence": int(before["persona_occurrence"]),
+                }
+            )
         rows.extend(
-            _new_segments(new_fit_rows, current, rows, signatures, persona_ids, next_id)
+            _new_segments(
+                new_fit_rows,
+                current,
+                rows,
+                _earlier(history, model_id),
+                signatures,
+                persona_ids,
+                next_id,
+            )
         )
-        for position, gone in previous.iterrows():
-            if position not in kept_previous:
+        for _, gone in previous.iterrows():
+            if int(gone["segment_id"]) not in kept_ids:
                 rows.append(
                     {
                         "segment_id": int(gone["segment_id"]),
@@ -247,7 +321,8 @@ def track_segments(
 def _new_segments(
     new_fit_rows: list[tuple[int, int]],
     current: pd.DataFrame,
-    kept_rows: list[_SegmentRow],
+    paired_rows: list[_SegmentRow],
+    earlier: pd.DataFrame,
     signatures: pd.DataFrame,
     persona_ids: list[str],
     next_id: int,
@@ -255,7 +330,7 @@ def _new_segments(
     """Ids and personas for segments that match nothing earlier."""
     if not new_fit_rows:
         return []
-    used = {r["persona_id"] for r in kept_rows}
+    used = {r["persona_id"] for r in paired_rows}
     free = [p for p in persona_ids if p not in used] or list(persona_ids)
     new_ids = [fit_id for _, fit_id in new_fit_rows]
     long = (
@@ -266,11 +341,18 @@ def _new_segments(
     free_signatures = signatures[signatures["persona_id"].isin(free)]
     personas = match_personas(long, free_signatures, free)
     persona_of = dict(zip(personas["segment_id"], personas["persona_id"], strict=True))
+    # every occurrence any segment ever had, so that a new segment's name
+    # ("Revolvers 2") never repeats the name of another id
     taken: dict[str, int] = {}
-    for r in kept_rows:
-        taken[r["persona_id"]] = max(
-            taken.get(r["persona_id"], 0), r["persona_occurrence"]
+    named = [
+        (str(p), int(o))
+        for p, o in zip(
+            earlier["persona_id"], earlier["persona_occurrence"], strict=True
         )
+        if pd.notna(p) and pd.notna(o)
+    ] + [(r["persona_id"], r["persona_occurrence"]) for r in paired_rows]
+    for persona_id, occurrence in named:
+        taken[persona_id] = max(taken.get(persona_id, 0), occurrence)
     rows: list[_SegmentRow] = []
     for offset, fit_id in enumerate(new_ids):
         persona_id = persona_of[fit_id]
@@ -312,5 +394,7 @@ def _persona_distances(
 
 def _status_order(column: pd.Series) -> pd.Series:
     if column.name == "status":
-        return column.map({"first fit": 0, "kept": 0, "new": 0, "vanished": 1})
+        return column.map(
+            {"first fit": 0, "kept": 0, "returned": 0, "new": 0, "vanished": 1}
+        )
     return column

@@ -1,0 +1,109 @@
+"""Segments a CRM team can rely on across a sequence of builds.
+
+The issue's sequence, in one warehouse: the real file; a transient model
+(k = 12) that renumbers half the segments; the file again with one customer
+blanked (so quarantined), where the automatic k must stay and the segments
+must get their old ids back; then the first file again, whose cached fit
+must keep its ids and drift baselines, so the build passes every test
+(nothing stuck on a segment-mix alarm).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from conftest import copy_build, dbt_build
+
+pytestmark = pytest.mark.slow
+
+SEGMENTS = (
+    "select cust_id, model_id, segment_id, segment_name "
+    "from customer_segments order by cust_id"
+)
+LIVE = (
+    "select segment_id, segment_name, status from segment_lineage "
+    "where model_id = (select model_id from customer_segments limit 1) "
+    "and fit_segment_id is not null order by segment_id"
+)
+
+
+@pytest.fixture(scope="module")
+def sequence(real_build, real_csv, tmp_path_factory):
+    root = tmp_path_factory.mktemp("sequence")
+    build = copy_build(real_build, root / "warehouse")
+    first = build.query(SEGMENTS)
+    first_k = int(build.query("select n_clusters from segmentation_models").iloc[0, 0])
+    steps = {"first": (first, build.query(LIVE))}
+
+    transient = dbt_build(
+        root / "transient", real_csv, warehouse=build.warehouse, n_clusters=12
+    )
+    assert transient.returncode == 0, transient.output[-5000:]
+    steps["transient"] = (build.query(SEGMENTS), build.query(LIVE))
+
+    raw = pd.read_csv(real_csv, dtype=str, keep_default_na=False)
+    measures = [c for c in raw.columns if c != "CUST_ID"]
+    blanked_id = raw.CUST_ID[4321]
+    raw.loc[4321, measures] = ""
+    blanked_csv = root / "one_row_blanked.csv"
+    raw.to_csv(blanked_csv, index=False)
+    changed = dbt_build(root / "changed", blanked_csv, warehouse=build.warehouse)
+    assert changed.returncode == 0, changed.output[-5000:]
+    steps["changed"] = (build.query(SEGMENTS), build.query(LIVE))
+    changed_k = build.query(
+        "select n_clusters from segmentation_models "
+        "where model_id = (select model_id from customer_segments limit 1)"
+    ).iloc[0, 0]
+
+    again = dbt_build(root / "again", real_csv, warehouse=build.warehouse)
+    assert again.returncode == 0, again.output[-5000:]
+    steps["again"] = (build.query(SEGMENTS), build.query(LIVE))
+    return {
+        "steps": steps,
+        "first_k": first_k,
+        "changed_k": int(changed_k),
+        "blanked_id": blanked_id,
+    }
+
+
+def test_one_blanked_customer_keeps_the_automatic_k(sequence):
+    assert sequence["changed_k"] == sequence["first_k"]
+
+
+def test_the_transient_model_renumbers_some_segments(sequence):
+    # the premise: k = 12 cannot keep every one of the six segments as it is
+    first_live = sequence["steps"]["first"][1]
+    transient_live = sequence["steps"]["transient"][1]
+    assert len(transient_live) == 12
+    assert set(transient_live.status) >= {"new"}
+    assert set(first_live.segment_id) - set(transient_live.segment_id)
+
+
+def test_after_the_transient_model_the_segments_get_their_ids_back(sequence):
+    first_live = sequence["steps"]["first"][1]
+    changed_live = sequence["steps"]["changed"][1]
+    # the same ids with the same names: matched against every segment the
+    # history has seen, not only against the k = 12 model before it
+    pd.testing.assert_frame_equal(
+        changed_live[["segment_id", "segment_name"]],
+        first_live[["segment_id", "segment_name"]],
+    )
+    transient_ids = set(sequence["steps"]["transient"][1].segment_id)
+    returned = set(changed_live.segment_id[changed_live.status == "returned"])
+    assert returned == set(first_live.segment_id) - transient_ids
+    # and almost every customer keeps its segment (one is quarantined)
+    first = sequence["steps"]["first"][0].set_index("cust_id")
+    changed = sequence["steps"]["changed"][0].set_index("cust_id")
+    assert sequence["blanked_id"] not in changed.index
+    shared = first.index.intersection(changed.index)
+    moved = (first.loc[shared, "segment_id"] != changed.loc[shared, "segment_id"]).sum()
+    assert moved <= 0.01 * len(shared)
+
+
+def test_the_first_file_again_keeps_its_model_ids_and_every_customer(sequence):
+    first = sequence["steps"]["first"][0]
+    again = sequence["steps"]["again"][0]
+    pd.testing.assert_frame_equal(again, first)
+    pd.testing.assert_frame_equal(
+        sequence["steps"]["again"][1], sequence["steps"]["first"][1]
+    )
