@@ -210,12 +210,23 @@ def raw(real_csv) -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def expected_matrix(raw) -> tuple[pd.DataFrame, np.ndarray]:
     """The default model matrix, recomputed from the CSV with pandas/numpy:
-    frequencies capped at 1, median imputation, log1p on money, z-score
-    with the population standard deviation."""
+    frequencies capped at 1, median imputation, log1p on money, each
+    feature clipped to its 0.1 and 99.9 percentiles (linear interpolation,
+    as percentile_cont), z-score with the population standard deviation of
+    the clipped values."""
     features = raw.drop(columns="CUST_ID").astype(float)
     features[FREQUENCIES] = features[FREQUENCIES].clip(upper=1.0)
     features = features.fillna(features.median())
     features[MONEY] = np.log1p(features[MONEY])
-    scaling = pd.DataFrame({"mean": features.mean(), "stddev": features.std(ddof=0)})
+    low, high = features.quantile(0.001), features.quantile(0.999)
+    features = features.clip(low, high, axis=1)
+    scaling = pd.DataFrame(
+        {
+            "mean": features.mean(),
+            "stddev": features.std(ddof=0),
+            "clip_low": low,
+            "clip_high": high,
+        }
+    )
     matrix = ((features - scaling["mean"]) / scaling["stddev"]).to_numpy()
     return scaling, matrix

@@ -34,6 +34,10 @@ def test_fit_state_matches_an_independent_recomputation(
     assert_allclose(stored.impute_value, medians[stored.raw_column], rtol=1e-12)
     assert_allclose(stored["mean"], scaling["mean"][stored.raw_column], rtol=1e-9)
     assert_allclose(stored.stddev, scaling["stddev"][stored.raw_column], rtol=1e-9)
+    assert_allclose(stored.clip_low, scaling["clip_low"][stored.raw_column], rtol=1e-12)
+    assert_allclose(
+        stored.clip_high, scaling["clip_high"][stored.raw_column], rtol=1e-12
+    )
     is_money = stored.raw_column.isin(MONEY)
     assert (stored["transform"][is_money] == "log1p").all()
     assert (stored["transform"][~is_money] == "identity").all()

@@ -93,6 +93,7 @@ def test_assignment_is_numpy_nearest_centroid_of_the_stored_fit(
     model = values[list(scaling.index)].copy()
     logged = [c for c in scaling.index if scaling["transform"][c] == "log1p"]
     model[logged] = np.log1p(model[logged])
+    model = model.clip(scaling["clip_low"], scaling["clip_high"], axis=1)
     z = ((model - scaling["mean"]) / scaling["stddev"]).to_numpy()
     centroids = before["segment_centroids"].pivot(
         index="segment_id", columns="feature_position", values="centroid_z"

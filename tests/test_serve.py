@@ -212,6 +212,12 @@ def numpy_scores(raw: pd.DataFrame, state: FitState) -> dict[str, np.ndarray]:
     matrix = values.to_numpy()
     log = (scaling["transform"] == "log1p").to_numpy()
     matrix[:, log] = np.log1p(matrix[:, log])
+    # clipped to the fit's bounds (NaN: no bound)
+    low = scaling.clip_low.to_numpy(dtype=float)
+    high = scaling.clip_high.to_numpy(dtype=float)
+    matrix = np.clip(
+        matrix, np.nan_to_num(low, nan=-np.inf), np.nan_to_num(high, nan=np.inf)
+    )
     stddev = np.where(scaling.stddev.to_numpy() == 0, 1.0, scaling.stddev.to_numpy())
     z = (matrix - scaling["mean"].to_numpy()) / stddev
     distances = np.sqrt(((z[:, None, :] - state.centroids[None]) ** 2).sum(axis=2))

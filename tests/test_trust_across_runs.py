@@ -107,3 +107,58 @@ def test_the_first_file_again_keeps_its_model_ids_and_every_customer(sequence):
     pd.testing.assert_frame_equal(
         sequence["steps"]["again"][1], sequence["steps"]["first"][1]
     )
+
+
+EXTREME_ROW = 100  # any customer; the largest count the validation keeps
+EXTREME_COUNT = "2147483647"
+
+
+@pytest.fixture(scope="module")
+def extreme(real_csv, tmp_path_factory):
+    """The real file with one customer's purchases_trx at 2,147,483,647,
+    built with the default clipping and with clipping off."""
+    root = tmp_path_factory.mktemp("extreme")
+    raw = pd.read_csv(real_csv, dtype=str, keep_default_na=False)
+    raw.loc[EXTREME_ROW, "PURCHASES_TRX"] = EXTREME_COUNT
+    csv = root / "one_extreme_customer.csv"
+    raw.to_csv(csv, index=False)
+    builds = {
+        "clipped": dbt_build(root / "clipped", csv),
+        "unclipped": dbt_build(root / "unclipped", csv, scaling_clip_quantile=0),
+    }
+    for build in builds.values():
+        assert build.returncode == 0, build.output[-5000:]
+    return raw.CUST_ID[EXTREME_ROW], builds
+
+
+def moved_share(real_build, build, extreme_id: str) -> float:
+    """Share of the other customers whose segment name differs from the
+    real file's build (names: the two warehouses number segments alike only
+    when their fits agree)."""
+    before = real_build.query(SEGMENTS).set_index("cust_id")
+    after = build.query(SEGMENTS).set_index("cust_id").drop(index=extreme_id)
+    before = before.drop(index=extreme_id)
+    return float((before.segment_name != after.segment_name).mean())
+
+
+def test_one_extreme_customer_cannot_reshape_the_model(real_build, extreme):
+    extreme_id, builds = extreme
+    clipped = builds["clipped"]
+    k_query = "select n_clusters from segmentation_models"
+    assert clipped.query(k_query).iloc[0, 0] == real_build.query(k_query).iloc[0, 0]
+    assert moved_share(real_build, clipped, extreme_id) <= 0.01
+    # the customer is kept, scored and flagged
+    row = clipped.query(
+        "select segment_name, n_clipped_features, purchases_trx "
+        f"from customer_segments where cust_id = '{extreme_id}'"
+    ).iloc[0]
+    assert row.purchases_trx == float(EXTREME_COUNT)
+    assert row.n_clipped_features >= 1
+    assert row.segment_name is not None
+
+
+def test_without_clipping_the_same_customer_reshapes_the_model(real_build, extreme):
+    # the premise of the test above: plain z-scores (scaling_clip_quantile 0)
+    # let this one customer flatten purchases_trx for everyone else
+    extreme_id, builds = extreme
+    assert moved_share(real_build, builds["unclipped"], extreme_id) > 0.1

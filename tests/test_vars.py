@@ -47,6 +47,8 @@ BAD = [
     ("impute_method", "mode", "median or mean"),
     ("raw_path", "", "the path of a CSV or Parquet file"),
     ("fit_max_rows", 0, "a whole number >= 1"),
+    ("scaling_clip_quantile", 0.5, "a number >= 0 and < 0.5"),
+    ("scaling_clip_quantile", -0.001, "a number >= 0 and < 0.5"),
     ("features", "balance,shoe_size", "'all', 'reduced' or a list of balance, "),
 ]
 

@@ -24,6 +24,26 @@
 
 
 {#-
+    Whether a carried-over fitted_features has the clip bounds (a warehouse
+    built before clipping existed has not: its models clip nothing, and the
+    columns appear, NULL, when this build appends to it).
+-#}
+{% macro has_clip_bounds(relation) %}
+    {{ return("clip_low" in relation_columns(relation)) }}
+{% endmacro %}
+
+
+{#- The lower-case column names of a relation (none before execution). -#}
+{% macro relation_columns(relation) %}
+    {% if not execute or relation is none %}
+        {{ return([]) }}
+    {% endif %}
+    {{ return(adapter.get_columns_in_relation(relation)
+        | map(attribute="name") | map("lower") | list) }}
+{% endmacro %}
+
+
+{#-
     The published model a refit: false build scores with: a dict with its
     model_id, features, n_clusters, impute_method and is_log1p_money, or a
     problem (text) when there is none to use.

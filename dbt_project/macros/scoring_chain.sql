@@ -125,13 +125,17 @@
 
 {#-
     Each model feature as a z-score, from the stored fit state in
-    `scaling_row` (transform, mean, stddev), never from the rows scored.
+    `scaling_row` (transform, clip bounds, mean, stddev), never from the rows
+    scored; with count_clipped, n_clipped_features too.
 -#}
-{% macro chain_standardized(input, scaling_row, keys) %}
+{% macro chain_standardized(input, scaling_row, keys, count_clipped=false) %}
     select
         {% for key in keys -%}
             {{ input }}.{{ key }},
         {% endfor -%}
+        {% if count_clipped -%}
+            {{ clipped_count_column(input, scaling_row, model_feature_names()) }},
+        {% endif -%}
         {{ z_score_columns(input, scaling_row, model_feature_names()) }}
     from {{ input }}
     cross join {{ scaling_row }}

@@ -53,6 +53,7 @@
         ("anomaly_quantile", 0.5, false, 1, true),
         ("frequency_tolerance", 0, true, none, false),
         ("redundant_correlation", 0, false, 1, true),
+        ("scaling_clip_quantile", 0, true, 0.5, false),
     ] %}
     {% for name, low, low_in, high, high_in in real %}
         {% set value = var_real_number(var(name)) %}

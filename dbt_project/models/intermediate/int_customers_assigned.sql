@@ -28,7 +28,7 @@ assigned as (
         "customers_standardized",
         "segment_centroids",
         "segmentation_models",
-        ["cust_id"],
+        ["cust_id", "n_clipped_features"],
     ) }}
 
 )

@@ -1,8 +1,9 @@
 {#-
     Each valid customer's model features as z-scores, computed from the
-    stored fit state in feature_scaling (transform, mean, stddev), never from
-    the rows being scored (scoring chain steps, scoring_chain.sql, shared
-    with scoring_query).
+    stored fit state in feature_scaling (transform, clip bounds, mean,
+    stddev), never from the rows being scored (scoring chain steps,
+    scoring_chain.sql, shared with scoring_query), and how many of its
+    features were clipped to the fit's bounds (n_clipped_features).
 -#}
 with
 
@@ -27,7 +28,10 @@ scaling_row as (
 standardized as (
 
     {{ chain_standardized(
-        "customers_imputed", "scaling_row", ["cust_id", "source_row_number"]
+        "customers_imputed",
+        "scaling_row",
+        ["cust_id", "source_row_number"],
+        count_clipped=true,
     ) }}
 
 )

@@ -21,6 +21,11 @@
     "transforms=" ~ transforms | join(","),
     "impute=" ~ var("impute_method"),
 ] %}
+{#- clipping changes every z-score; 0 (off) keeps the keys of before it -#}
+{% set clip_quantile = var("scaling_clip_quantile") | float %}
+{% if clip_quantile > 0 %}
+    {% do input_settings.append("clip=" ~ clip_quantile) %}
+{% endif %}
 {% set scan_settings = (input_settings + [
     "k=" ~ var("k_min") ~ ".." ~ var("k_max"),
     "n_init=" ~ var("n_init"),
@@ -36,6 +41,27 @@
 {% set dbscan_settings = (input_settings + [
     "seed=" ~ var("random_state"),
     "dbscan_max_rows=" ~ var("dbscan_max_rows"),
+]) | join("|") %}
+{#- A refit: false build standardizes with the published model's scaling,
+    whatever the vars say: its DBSCAN cache is that model's. -#}
+{% if not refit() %}
+    {% set dbscan_settings = dbscan_settings ~ "|scored_with=" ~ frozen_model_id() %}
+{% endif %}
+{#- The scan text of models stored before segmentation_models kept their
+    k_scan_key: no clipping, and the five-resample stability estimate. -#}
+{% set legacy_scan_settings = ([
+    "features=" ~ features | join(","),
+    "transforms=" ~ transforms | join(","),
+    "impute=" ~ var("impute_method"),
+    "k=" ~ var("k_min") ~ ".." ~ var("k_max"),
+    "n_init=" ~ var("n_init"),
+    "seed=" ~ var("random_state"),
+    "max_iter=" ~ var("max_iter"),
+    "k_auto_min=" ~ var("k_auto_min"),
+    "k_min_stability=" ~ var("k_min_stability"),
+    "k_min_segment_share=" ~ var("k_min_segment_share"),
+    "k_selection_max_rows=" ~ var("k_selection_max_rows"),
+    "k_selection_silhouette_rows=" ~ var("k_selection_silhouette_rows"),
 ]) | join("|") %}
 
 with
@@ -63,21 +89,31 @@ fingerprint as (
 {% if not refit() %}
     published_model as (
 
-        -- refit: false keeps the k scan that chose the published model's k
-        select input_fingerprint as fit_fingerprint
-        from {{ frozen_state("segmentation_models") }}
+        -- refit: false keeps the k scan that chose the published model's k:
+        -- the one stored with it, or for a model stored before that, the
+        -- key its scan had then
+        {% set models = frozen_state("segmentation_models") %}
+        select
+            {% if "k_scan_key" in relation_columns(models) %}
+                coalesce(
+                    k_scan_key,
+                    left({{ sha256_hex(
+                        "input_fingerprint || '|" ~ legacy_scan_settings ~ "'"
+                    ) }}, 16)
+                ) as fit_k_scan_key
+            {% else %}
+                left({{ sha256_hex(
+                    "input_fingerprint || '|" ~ legacy_scan_settings ~ "'"
+                ) }}, 16) as fit_k_scan_key
+            {% endif %}
+        from {{ models }}
         where model_id = '{{ frozen_model_id() }}'
 
     ),
 {% endif %}
 
 {#- What the k scan and DBSCAN depend on: their hashes are the cache keys. -#}
-{% set published_fingerprint = (
-    "(select published_model.fit_fingerprint from published_model)"
-) %}
-{% set k_scan_text = (
-    "fingerprint.input_fingerprint" if refit() else published_fingerprint
-) ~ " || '|" ~ scan_settings ~ "'" %}
+{% set k_scan_text = "fingerprint.input_fingerprint || '|" ~ scan_settings ~ "'" %}
 {% set dbscan_text = (
     "fingerprint.input_fingerprint || '|" ~ dbscan_settings ~ "'"
 ) %}
@@ -87,9 +123,16 @@ final as (
     select
         fingerprint.n_rows,
         fingerprint.input_fingerprint,
-        left({{ sha256_hex(k_scan_text) }}, 16) as k_scan_key,
+        {% if refit() %}
+            left({{ sha256_hex(k_scan_text) }}, 16) as k_scan_key,
+        {% else %}
+            published_model.fit_k_scan_key as k_scan_key,
+        {% endif %}
         left({{ sha256_hex(dbscan_text) }}, 16) as dbscan_key
     from fingerprint
+    {% if not refit() %}
+        cross join published_model
+    {% endif %}
 
 )
 

@@ -83,7 +83,11 @@ settings as (
 
 ),
 
-{#- Every setting that makes a fit differ: its hash is the model_id. -#}
+{#- Every setting that makes a fit differ: its hash is the model_id.
+    Clipping (scaling_clip_quantile) changes every z-score; when it is off
+    the text, so the id, is what it was before clipping existed. -#}
+{% set clip_quantile = var("scaling_clip_quantile") | float %}
+{% set clip_setting = "|clip=" ~ clip_quantile if clip_quantile > 0 else "" %}
 {% set model_settings_text %}
             input_fingerprint
             || '|' || features
@@ -93,6 +97,7 @@ settings as (
             || '|n_init=' || n_init
             || '|seed=' || random_state
             || '|max_iter=' || max_iter
+            || '{{ clip_setting }}'
             || case
                 when n_rows > fit_max_rows
                     then

@@ -85,6 +85,7 @@ final as (
         customers_validated.n_missing_measures as n_imputed_measures,
         customers_validated.is_frequency_capped,
         customers_validated.has_purchase_split_mismatch,
+        customers_assigned.n_clipped_features,
         customers_validated.source_row_number,
         {% for feature in cc_feature_names() -%}
             customers_validated.{{ feature }},

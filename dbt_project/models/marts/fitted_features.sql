@@ -1,16 +1,17 @@
 {#-
     The fit state of every model, per measure, kept for as long as the
     warehouse (incremental): the impute value of each of the 17 measures
-    and, for the model features, the transform, mean and standard deviation
-    of the z-score.  A model's rows are written once, by the build that
+    and, for the model features, the transform, clip bounds, mean and
+    standard deviation of the z-score.  A model's rows are written once, by the build that
     fits it, and never rewritten: a refit: false build scores with them
     (int_feature_impute_values and feature_scaling read them), and so does
-    scoring_query.
+    scoring_query.  Models stored before clipping existed get NULL clip
+    bounds (on_schema_change append_new_columns): they clip nothing.
 -#}
 {{ config(
     materialized="incremental",
     incremental_strategy="append",
-    on_schema_change="fail",
+    on_schema_change="append_new_columns",
 ) }}
 
 with
@@ -60,6 +61,9 @@ final as (
         feature_scaling.stddev,
         feature_scaling.is_constant,
         feature_scaling.n_rows,
+        feature_scaling.clip_low,
+        feature_scaling.clip_high,
+        feature_scaling.n_clipped,
         feature_scaling.feature_name is not null as is_model_feature
     from measures
     cross join kmeans_fit_settings

@@ -6,7 +6,7 @@
     materialized="incremental",
     incremental_strategy="delete+insert",
     unique_key="model_id",
-    on_schema_change="fail",
+    on_schema_change="append_new_columns",
 ) }}
 
 with
@@ -20,6 +20,12 @@ kmeans_fit as (
 feature_scaling as (
 
     select * from {{ ref("feature_scaling") }}
+
+),
+
+fit_input_fingerprint as (
+
+    select * from {{ ref("int_fit_input_fingerprint") }}
 
 ),
 
@@ -47,12 +53,14 @@ models as (
         kmeans_fit.n_iter,
         kmeans_fit.n_rows,
         kmeans_fit.input_fingerprint,
+        fit_input_fingerprint.k_scan_key,
         -- the contract's type, whichever timestamp the fit's engine wrote
         cast(kmeans_fit.fitted_at as timestamp) as fitted_at,
         preprocessing.impute_method,
         preprocessing.is_log1p_money
     from kmeans_fit
     cross join preprocessing
+    cross join fit_input_fingerprint
 
 )
 
