@@ -113,7 +113,9 @@ fingerprint as (
 {% endif %}
 
 {#- What the k scan and DBSCAN depend on: their hashes are the cache keys. -#}
-{% set k_scan_text = "fingerprint.input_fingerprint || '|" ~ scan_settings ~ "'" %}
+{% set k_scan_text = (
+    "fingerprint.input_fingerprint || '|" ~ scan_settings ~ "'"
+) %}
 {% set dbscan_text = (
     "fingerprint.input_fingerprint || '|" ~ dbscan_settings ~ "'"
 ) %}
