@@ -13,20 +13,13 @@
 {% for feature in features %}
     {% do transforms.append(feature_transform(feature)) %}
 {% endfor %}
-{#- what every key depends on, in the order the keys were first written;
-    "stability=by-id-20" names the stability estimate (20 resamples drawn by
-    customer id), so that no scan of the earlier estimate is reused -#}
-{% set input_settings = [
+{#- what every key depends on, in the order the keys were first written -#}
+{% set base_settings = [
     "features=" ~ features | join(","),
     "transforms=" ~ transforms | join(","),
     "impute=" ~ var("impute_method"),
 ] %}
-{#- clipping changes every z-score; 0 (off) keeps the keys of before it -#}
-{% set clip_quantile = var("scaling_clip_quantile") | float %}
-{% if clip_quantile > 0 %}
-    {% do input_settings.append("clip=" ~ clip_quantile) %}
-{% endif %}
-{% set scan_settings = (input_settings + [
+{% set scan_only_settings = [
     "k=" ~ var("k_min") ~ ".." ~ var("k_max"),
     "n_init=" ~ var("n_init"),
     "seed=" ~ var("random_state"),
@@ -36,8 +29,22 @@
     "k_min_segment_share=" ~ var("k_min_segment_share"),
     "k_selection_max_rows=" ~ var("k_selection_max_rows"),
     "k_selection_silhouette_rows=" ~ var("k_selection_silhouette_rows"),
-    "stability=by-id-20",
-]) | join("|") %}
+] %}
+{#- clipping changes every z-score; 0 (off) keeps the keys of before it -#}
+{% set clip_quantile = var("scaling_clip_quantile") | float %}
+{% set input_settings = base_settings + (
+    ["clip=" ~ clip_quantile] if clip_quantile > 0 else []
+) %}
+{#- "stability=by-id-20" names the stability estimate (20 resamples drawn
+    by customer id), so that no scan of the earlier estimate is reused -#}
+{% set scan_settings = (
+    input_settings + scan_only_settings + ["stability=by-id-20"]
+) | join("|") %}
+{#- The scan text of models stored before segmentation_models kept their
+    k_scan_key: no clipping, and the five-resample stability estimate. -#}
+{% set legacy_scan_settings = (
+    base_settings + scan_only_settings
+) | join("|") %}
 {% set dbscan_settings = (input_settings + [
     "seed=" ~ var("random_state"),
     "dbscan_max_rows=" ~ var("dbscan_max_rows"),
@@ -47,22 +54,6 @@
 {% if not refit() %}
     {% set dbscan_settings = dbscan_settings ~ "|scored_with=" ~ frozen_model_id() %}
 {% endif %}
-{#- The scan text of models stored before segmentation_models kept their
-    k_scan_key: no clipping, and the five-resample stability estimate. -#}
-{% set legacy_scan_settings = ([
-    "features=" ~ features | join(","),
-    "transforms=" ~ transforms | join(","),
-    "impute=" ~ var("impute_method"),
-    "k=" ~ var("k_min") ~ ".." ~ var("k_max"),
-    "n_init=" ~ var("n_init"),
-    "seed=" ~ var("random_state"),
-    "max_iter=" ~ var("max_iter"),
-    "k_auto_min=" ~ var("k_auto_min"),
-    "k_min_stability=" ~ var("k_min_stability"),
-    "k_min_segment_share=" ~ var("k_min_segment_share"),
-    "k_selection_max_rows=" ~ var("k_selection_max_rows"),
-    "k_selection_silhouette_rows=" ~ var("k_selection_silhouette_rows"),
-]) | join("|") %}
 
 with
 
