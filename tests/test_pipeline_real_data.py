@@ -69,10 +69,23 @@ def test_every_customer_is_in_the_numpy_nearest_segment(
     )
 
 
-def test_centroids_are_the_means_of_their_segments(real_build, expected_matrix):
-    # At convergence a KMeans centroid is the mean of its members: check it
-    # with the numpy matrix and the stored assignment.
+def test_centroids_are_scikit_learns_and_near_the_means_of_their_segments(
+    real_build, expected_matrix
+):
+    # The fit is scikit-learn's KMeans on the recomputed matrix (rows by
+    # cust_id, the model's k, n_init and seed): every stored centroid is one
+    # of its cluster centres.  KMeans stops when the centres move less than
+    # its tol (1e-4), so a centroid is the mean of its members only to about
+    # that, not exactly (a fit that stops on unchanged labels is exact).
     _, matrix = expected_matrix
+    model = real_build.query(
+        "select n_clusters, n_init, random_state from segmentation_models"
+    )
+    fit = KMeans(
+        n_clusters=int(model.n_clusters[0]),
+        n_init=int(model.n_init[0]),
+        random_state=int(model.random_state[0]),
+    ).fit(matrix)
     labels = real_build.query(
         "select segment_id from customer_segments order by cust_id"
     ).segment_id.to_numpy()
@@ -80,7 +93,10 @@ def test_centroids_are_the_means_of_their_segments(real_build, expected_matrix):
         "select segment_id, feature_position, centroid_z from segment_centroids"
     ).pivot(index="segment_id", columns="feature_position", values="centroid_z")
     for segment_id, centroid in centroids.iterrows():
-        assert_allclose(matrix[labels == segment_id].mean(axis=0), centroid, atol=1e-6)
+        gaps = np.linalg.norm(fit.cluster_centers_ - centroid.to_numpy(), axis=1)
+        assert gaps.min() < 1e-9
+        members = matrix[labels == segment_id]
+        assert_allclose(members.mean(axis=0), centroid, atol=2e-3)
 
 
 def test_inertia_is_as_good_as_scikit_learn_over_several_seeds(
