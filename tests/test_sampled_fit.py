@@ -151,3 +151,29 @@ def test_a_rebuild_on_the_same_data_reuses_the_scan_fit_dbscan_and_silhouette(
     assert (
         len(again.query("select distinct k_scan_key from int_k_selection_scores")) == 1
     )
+
+
+def test_clip_bounds_are_quantiles_of_the_fit_sample(refined):
+    # Above fit_max_rows the clip bounds come from the customers the KMeans
+    # fit is drawn from (sample_rank <= 3,000), not from every customer:
+    # numpy's linear quantiles of their transformed, imputed values.
+    scaling = refined.query("select * from feature_scaling order by feature_position")
+    columns = ", ".join(scaling.feature_name)
+    sample = refined.query(
+        f"select {columns} from int_customers_imputed "
+        "inner join int_customers_sampled using (cust_id) "
+        f"where sample_rank <= {SAMPLE_ROWS}"
+    )
+    everyone = refined.query(f"select {columns} from int_customers_imputed")
+    assert len(sample) == SAMPLE_ROWS < len(everyone)
+    for row in scaling.itertuples():
+        values = sample[row.feature_name].to_numpy(dtype=float)
+        every = everyone[row.feature_name].to_numpy(dtype=float)
+        if row.transform == "log1p":
+            values, every = np.log1p(values), np.log1p(every)
+        low, high = np.quantile(values, [0.001, 0.999])
+        assert row.clip_low == pytest.approx(low, rel=1e-12, abs=1e-12)
+        assert row.clip_high == pytest.approx(high, rel=1e-12, abs=1e-12)
+        # the moments are every customer's, clipped to those bounds
+        clipped = np.clip(every, low, high)
+        assert row.mean == pytest.approx(clipped.mean(), rel=1e-9)

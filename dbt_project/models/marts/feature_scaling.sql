@@ -8,11 +8,17 @@
 
     Clipping (var scaling_clip_quantile, q): each transformed feature is
     clipped to its q and 1 - q quantiles over the fitted customers
-    (percentile_cont) before the moments are taken, and every customer
+    (percentile_cont; above fit_max_rows customers, over the fixed-seed
+    sample of that many the KMeans fit uses) before the moments are taken, and every customer
     scored later is clipped to the same bounds, so one extreme but valid
     value moves neither the mean nor the standard deviation of the others.
 -#}
 {% set clip_quantile = var("scaling_clip_quantile") | float %}
+{#- The bounds are quantiles of at most this many customers: every one up
+    to it (the real file), a fixed-seed sample above it (a quantile holds
+    every value it orders: 17 measures of 10 M customers ran out of
+    memory), the sample the KMeans fit uses. -#}
+{% set clip_sample_rows = var("fit_max_rows") | int %}
 with
 
 customers_imputed as (
@@ -72,6 +78,38 @@ transformed_values as (
 
 ),
 
+clip_sample as (
+
+    select *
+    from customers_imputed
+    order by
+        {{ row_hash(["cust_id", var("random_state") | int]) }},
+        cust_id
+    limit {{ clip_sample_rows }}
+
+),
+
+sampled_values as (
+
+    {{ unpivot_columns(
+        "clip_sample", model_feature_names(), "feature_name", "imputed_value"
+    ) }}
+
+),
+
+sampled_transformed as (
+
+    select
+        model_features.feature_name,
+        {{ transformed(
+            "sampled_values.imputed_value", "model_features.transform"
+        ) }} as transformed_value
+    from sampled_values
+    inner join model_features
+        on sampled_values.feature_name = model_features.feature_name
+
+),
+
 clip_bounds as (
 
     select
@@ -87,7 +125,7 @@ clip_bounds as (
             cast(null as double) as clip_low,
             cast(null as double) as clip_high
         {% endif %}
-    from transformed_values
+    from sampled_transformed
     group by feature_name
 
 ),
