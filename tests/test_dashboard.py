@@ -61,7 +61,7 @@ def expected_segment_for_medians(build) -> str:
     scaling = build.query("select * from feature_scaling order by feature_position")
     values = medians[scaling.feature_name].to_numpy()
     values = np.where(scaling["transform"] == "log1p", np.log1p(values), values)
-    values = np.clip(values, scaling.clip_low, scaling.clip_high)
+    values = np.clip(values, scaling.clip_low.to_numpy(), scaling.clip_high.to_numpy())
     z = (values - scaling["mean"].to_numpy()) / scaling.stddev.to_numpy()
     centroids = build.query(
         "select segment_id, feature_position, centroid_z from segment_centroids"
