@@ -15,7 +15,7 @@ import json
 import pytest
 from conftest import REAL_CSV, run_dbt
 
-ORDER = {"staging": 0, "intermediate": 1, "marts": 2, "exports": 3}
+ORDER = {"staging": 0, "intermediate": 1, "champion": 2, "marts": 3, "exports": 4}
 
 #: (parent, child) edges from a later folder, or out of an export.
 KNOWN_BACK_EDGES = {

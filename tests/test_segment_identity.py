@@ -68,7 +68,9 @@ def test_a_new_and_a_vanished_segment_are_reported_not_renumbered(
     # copied; a fit with one segment more is built into the copy
     first = copy_build(real_build, tmp_path / "first")
     (k,) = first.query("select n_clusters from segmentation_models").n_clusters
-    more = dbt_build(tmp_path / "more", real_csv, first.warehouse, n_clusters=k + 1)
+    more = dbt_build(
+        tmp_path / "more", real_csv, first.warehouse, n_clusters=k + 1, promote=True
+    )
     assert more.returncode == 0, more.output[-3000:]
     lineage = more.query("select * from segment_lineage")
     latest = lineage[lineage.fitted_at == lineage.fitted_at.max()]

@@ -1,11 +1,13 @@
 """Segments a CRM team can rely on across a sequence of builds.
 
-The issue's sequence, in one warehouse: the real file; a transient model
-(k = 12) that renumbers half the segments; the file again with one customer
-blanked (so quarantined), where the automatic k must stay and the segments
-must get their old ids back; then the first file again, whose cached fit
-must keep its ids and drift baselines, so the build passes every test
-(nothing stuck on a segment-mix alarm).
+The issue's sequence, in one warehouse and with no var: the real file; the
+file with one customer blanked (so quarantined), where the automatic k must
+stay, the gate must promote the refit and the segments keep their ids; then
+the first file again, whose cached fit must keep its ids and drift
+baselines, so the build passes every test (nothing stuck on a segment-mix
+alarm).  Then a transient model (k = 12, promoted by hand) that renumbers
+half the segments, and a new k = 6 fit (another customer blanked, promoted
+by hand: another k), whose segments must get their old ids back.
 """
 
 from __future__ import annotations
@@ -27,6 +29,15 @@ LIVE = (
 )
 
 
+def blank_one_customer(real_csv, row: int, path):
+    """The real file with one customer's 17 measures blanked (quarantined)."""
+    raw = pd.read_csv(real_csv, dtype=str, keep_default_na=False)
+    measures = [c for c in raw.columns if c != "CUST_ID"]
+    raw.loc[row, measures] = ""
+    raw.to_csv(path, index=False)
+    return raw.CUST_ID[row]
+
+
 @pytest.fixture(scope="module")
 def sequence(real_build, real_csv, tmp_path_factory):
     root = tmp_path_factory.mktemp("sequence")
@@ -35,34 +46,46 @@ def sequence(real_build, real_csv, tmp_path_factory):
     first_k = int(build.query("select n_clusters from segmentation_models").iloc[0, 0])
     steps = {"first": (first, build.query(LIVE))}
 
-    transient = dbt_build(
-        root / "transient", real_csv, warehouse=build.warehouse, n_clusters=12
+    # the issue's sequence, with no var: each build must publish (the gate
+    # promotes a challenger that keeps the segments)
+    blanked_id = blank_one_customer(real_csv, 4321, root / "one_row_blanked.csv")
+    changed = dbt_build(
+        root / "changed", root / "one_row_blanked.csv", warehouse=build.warehouse
     )
-    assert transient.returncode == 0, transient.output[-5000:]
-    steps["transient"] = (build.query(SEGMENTS), build.query(LIVE))
-
-    raw = pd.read_csv(real_csv, dtype=str, keep_default_na=False)
-    measures = [c for c in raw.columns if c != "CUST_ID"]
-    blanked_id = raw.CUST_ID[4321]
-    raw.loc[4321, measures] = ""
-    blanked_csv = root / "one_row_blanked.csv"
-    raw.to_csv(blanked_csv, index=False)
-    changed = dbt_build(root / "changed", blanked_csv, warehouse=build.warehouse)
     assert changed.returncode == 0, changed.output[-5000:]
     steps["changed"] = (build.query(SEGMENTS), build.query(LIVE))
     changed_k = build.query(
         "select n_clusters from segmentation_models "
         "where model_id = (select model_id from customer_segments limit 1)"
     ).iloc[0, 0]
+    steps["changed_decision"] = build.query("select * from promotion_decision")
 
     again = dbt_build(root / "again", real_csv, warehouse=build.warehouse)
     assert again.returncode == 0, again.output[-5000:]
     steps["again"] = (build.query(SEGMENTS), build.query(LIVE))
+
+    # a transient model (k = 12), promoted by hand, then a new fit of k = 6
+    # (another customer blanked), promoted by hand too: another k
+    transient = dbt_build(
+        root / "transient", real_csv, warehouse=build.warehouse, n_clusters=12,
+        promote=True,
+    )  # fmt: skip
+    assert transient.returncode == 0, transient.output[-5000:]
+    steps["transient"] = (build.query(SEGMENTS), build.query(LIVE))
+
+    returned_id = blank_one_customer(real_csv, 1234, root / "another_row_blanked.csv")
+    returned = dbt_build(
+        root / "returned", root / "another_row_blanked.csv", warehouse=build.warehouse,
+        promote=True,
+    )  # fmt: skip
+    assert returned.returncode == 0, returned.output[-5000:]
+    steps["returned"] = (build.query(SEGMENTS), build.query(LIVE))
     return {
         "steps": steps,
         "first_k": first_k,
         "changed_k": int(changed_k),
         "blanked_id": blanked_id,
+        "returned_blanked_id": returned_id,
     }
 
 
@@ -79,9 +102,30 @@ def test_the_transient_model_renumbers_some_segments(sequence):
     assert set(first_live.segment_id) - set(transient_live.segment_id)
 
 
+def test_one_changed_row_is_promoted_with_the_same_ids(sequence):
+    decision = sequence["steps"]["changed_decision"].iloc[0]
+    assert decision.decision == "promoted: keeps the segments of the champion"
+    assert decision.kept_share >= 0.99
+    first = sequence["steps"]["first"]
+    changed = sequence["steps"]["changed"]
+    pd.testing.assert_frame_equal(
+        changed[1][["segment_id", "segment_name"]],
+        first[1][["segment_id", "segment_name"]],
+    )
+    first_segments = first[0].set_index("cust_id")
+    changed_segments = changed[0].set_index("cust_id")
+    assert sequence["blanked_id"] not in changed_segments.index
+    shared = first_segments.index.intersection(changed_segments.index)
+    moved = (
+        first_segments.loc[shared, "segment_id"]
+        != changed_segments.loc[shared, "segment_id"]
+    ).sum()
+    assert moved <= 0.01 * len(shared)
+
+
 def test_after_the_transient_model_the_segments_get_their_ids_back(sequence):
     first_live = sequence["steps"]["first"][1]
-    changed_live = sequence["steps"]["changed"][1]
+    changed_live = sequence["steps"]["returned"][1]
     # the same ids with the same names: matched against every segment the
     # history has seen, not only against the k = 12 model before it
     pd.testing.assert_frame_equal(
@@ -93,8 +137,8 @@ def test_after_the_transient_model_the_segments_get_their_ids_back(sequence):
     assert returned == set(first_live.segment_id) - transient_ids
     # and almost every customer keeps its segment (one is quarantined)
     first = sequence["steps"]["first"][0].set_index("cust_id")
-    changed = sequence["steps"]["changed"][0].set_index("cust_id")
-    assert sequence["blanked_id"] not in changed.index
+    changed = sequence["steps"]["returned"][0].set_index("cust_id")
+    assert sequence["returned_blanked_id"] not in changed.index
     shared = first.index.intersection(changed.index)
     moved = (first.loc[shared, "segment_id"] != changed.loc[shared, "segment_id"]).sum()
     assert moved <= 0.01 * len(shared)

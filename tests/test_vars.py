@@ -49,6 +49,11 @@ BAD = [
     ("fit_max_rows", 0, "a whole number >= 1"),
     ("scaling_clip_quantile", 0.5, "a number >= 0 and < 0.5"),
     ("scaling_clip_quantile", -0.001, "a number >= 0 and < 0.5"),
+    # the promotion gate: a share of customers, so 0 < share <= 1, at the edges
+    ("promote_min_kept_share", 0, "a number > 0 and <= 1"),
+    ("promote_min_kept_share", 1.0000001, "a number > 0 and <= 1"),
+    ("promote", "yes", "true or false"),
+    ("promote", 1, "true or false"),
     ("features", "balance,shoe_size", "'all', 'reduced' or a list of balance, "),
 ]
 
@@ -161,6 +166,8 @@ def test_good_values_pass_as_numbers_text_or_booleans(tmp_path):
         k_max=3,
         k_auto_min=3,
         features="reduced",
+        promote="TRUE",
+        promote_min_kept_share=1,
     )
     assert result.returncode == 0, result.stdout[-2000:]
 

@@ -54,6 +54,7 @@
         ("frequency_tolerance", 0, true, none, false),
         ("redundant_correlation", 0, false, 1, true),
         ("scaling_clip_quantile", 0, true, 0.5, false),
+        ("promote_min_kept_share", 0, false, 1, true),
     ] %}
     {% for name, low, low_in, high, high_in in real %}
         {% set value = var_real_number(var(name)) %}
@@ -121,6 +122,9 @@
 
     {% if var_flag(var("refit")) is none %}
         {% do problems.append(var_problem("refit", "true or false")) %}
+    {% endif %}
+    {% if var_flag(var("promote")) is none %}
+        {% do problems.append(var_problem("promote", "true or false")) %}
     {% endif %}
     {% if var("as_of") is not none and as_of_text() is none %}
         {% do problems.append(var_problem(
@@ -211,6 +215,12 @@
 {#- var('refit') as a boolean (validate_vars has checked it). -#}
 {% macro refit() %}
     {{ return(var_flag(var("refit"))) }}
+{% endmacro %}
+
+
+{#- var('promote') as a boolean (validate_vars has checked it). -#}
+{% macro promote() %}
+    {{ return(var_flag(var("promote"))) }}
 {% endmacro %}
 
 

@@ -5,6 +5,8 @@
     where it sits on the PCA map, and the CRM action ("customer with clusters
     and CRM").  Outliers keep their segment: they are flagged, not dropped.
 -#}
+-- After the promotion gate: a held-back challenger scores no customer.
+-- depends_on: {{ ref("promotion_decision") }}
 with
 
 customers_assigned as (

@@ -1,0 +1,41 @@
+{#-
+    The champion: the model the published warehouse scores with (the last
+    recorded scoring run's, macros/frozen_model.sql), as this build found
+    it.  A dict (model_id, features, n_clusters, impute_method,
+    is_log1p_money) or none when the warehouse has none to use (a first
+    build, or --full-refresh).
+-#}
+{% macro published_champion() %}
+    {% if not execute %}
+        {{ return(none) }}
+    {% endif %}
+    {% set champion = published_model() %}
+    {{ return(none if champion.problem else champion) }}
+{% endmacro %}
+
+
+{#- The champion's lasting segment ids, in order (int_segment_history). -#}
+{% macro champion_segment_ids(model_id) %}
+    {% if not execute %}
+        {{ return([1]) }}
+    {% endif %}
+    {% set result = run_query(
+        "select distinct segment_id from "
+        ~ frozen_state("int_segment_history")
+        ~ " where model_id = '" ~ model_id ~ "' and fit_segment_id is not null"
+        ~ " order by segment_id"
+    ) %}
+    {{ return(result.columns[0].values() | map("int") | list) }}
+{% endmacro %}
+
+
+{#- This build's model id (the challenger's), once it is known. -#}
+{% macro challenger_model_id() %}
+    {% if not execute %}
+        {{ return("") }}
+    {% endif %}
+    {% set result = run_query(
+        "select model_id from " ~ ref("int_kmeans_fit_settings")
+    ) %}
+    {{ return(result.columns[0].values()[0]) }}
+{% endmacro %}
