@@ -12,13 +12,22 @@ One warehouse, four builds (plain `dbt build`, in place):
 The champion's scores that the gate compares with (int_champion_scores) are
 checked against the champion's own published scores of the same file, and
 the move matrix against the two builds' customer_segments.
+
+Then the README's command, cc-segmentation build, on the same sequence: a
+held-back challenger publishes the champion's scores of the file and keeps
+its decision, move matrix and fit state; promote: true then publishes it.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import pandas as pd
 import pytest
-from conftest import copy_build, dbt_build
+from conftest import REPO, copy_build, dbt_build
 
 pytestmark = pytest.mark.slow
 
@@ -142,3 +151,99 @@ def test_the_move_matrix_counts_both_builds_published_segments(gate):
     assert decision.n_compared == len(pairs)
     assert decision.n_kept == kept
     assert decision.kept_share == pytest.approx(kept / len(pairs), abs=1e-12)
+
+
+@pytest.fixture(scope="module")
+def published(real_build, real_csv, tmp_path_factory):
+    """cc-segmentation build on a copy of the champion's warehouse: another k
+    (held back, so the champion's scores are published), then the same with
+    promote: true."""
+    root = tmp_path_factory.mktemp("published")
+    build = copy_build(real_build, root / "warehouse")
+    (k,) = build.query("select n_clusters from segmentation_models").n_clusters
+    steps = {"k": int(k), "champion": build.query(SEGMENTS)}
+    for name, dbt_vars in (
+        ("held", {"n_clusters": int(k) + 1}),
+        ("promoted", {"n_clusters": int(k) + 1, "promote": True}),
+    ):
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cc_segmentation",
+                "build",
+                "--target-path",
+                str(root / name / "target"),
+                "--log-path",
+                str(root / name / "logs"),
+                "--vars",
+                json.dumps({"raw_path": str(real_csv), **dbt_vars}),
+            ],  # fmt: skip
+            cwd=REPO,
+            env=dict(
+                os.environ,
+                CC_SEGMENTATION_WAREHOUSE=str(build.warehouse),
+                CC_SEGMENTATION_EXPORTS=str(build.exports),
+            ),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        steps[name] = {
+            "run": run,
+            "segments": build.query(SEGMENTS),
+            "decision": build.query("select * from promotion_decision"),
+            "moves": build.query("select * from promotion_moves"),
+            "models": build.query("select model_id from segmentation_models"),
+            "runs": build.query("select * from scoring_runs order by run_number"),
+            "exported": pd.read_parquet(
+                build.exports / "customer_with_clusters.parquet"
+            ),
+        }
+    return steps
+
+
+def test_a_held_back_challenger_publishes_the_champions_scores(published):
+    held = published["held"]
+    assert held["run"].returncode == 0, (held["run"].stdout + held["run"].stderr)[
+        -5000:
+    ]
+    (champion_id,) = published["champion"].model_id.unique()
+    pd.testing.assert_frame_equal(held["segments"], published["champion"])
+    # the exports too, and the run is recorded as scored with the champion
+    exported = held["exported"].sort_values("cust_id").reset_index(drop=True)
+    assert (
+        exported.segment_id.to_numpy() == published["champion"].segment_id.to_numpy()
+    ).all()
+    last = held["runs"].iloc[-1]
+    assert last.model_id == champion_id and not last.is_refit
+    # the build ends with one line saying so and how to promote
+    last_line = held["run"].stdout.strip().splitlines()[-2]
+    assert last_line.startswith("challenger ")
+    assert f"held back: k = {published['k'] + 1}" in last_line
+    assert f"The champion {champion_id} scored this file" in last_line
+    assert "promote: true" in last_line
+
+
+def test_a_held_back_challenger_stays_in_the_registry_with_its_reason(published):
+    held = published["held"]
+    decision = held["decision"].iloc[0]
+    assert not decision.is_promoted
+    assert decision.decision.startswith("held back: k = ")
+    assert decision.challenger_model_id in set(held["models"].model_id)
+    assert held["moves"].n_customers.sum() == len(published["champion"])
+    assert (held["moves"].challenger_model_id == decision.challenger_model_id).all()
+
+
+def test_promote_true_after_a_held_back_build_publishes_the_challenger(published):
+    promoted = published["promoted"]
+    assert promoted["run"].returncode == 0, promoted["run"].stdout[-5000:]
+    held_challenger = published["held"]["decision"].iloc[0].challenger_model_id
+    assert set(promoted["segments"].model_id) == {held_challenger}
+    assert promoted["decision"].iloc[0].decision == "promoted by hand (promote: true)"
+    assert promoted["runs"].iloc[-1].model_id == held_challenger
+    # the held-back build stored its fit: this one reused it
+    assert (
+        f"KMeans fit {held_challenger}: same input and settings as stored, reused"
+        in promoted["run"].stdout
+    )

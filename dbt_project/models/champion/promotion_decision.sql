@@ -11,12 +11,10 @@
       promote_min_kept_share of the new file's customers, scored by both
       models, keep their lasting segment id (promotion_moves).
 
-    Otherwise it is held back: the build stops here, before any scoring
-    mart, so the published warehouse keeps its champion and its scores, and
-    says how to score the file with the champion or promote the challenger.
+    Otherwise it is held back, and int_promotion_gate stops the build
+    before any scoring mart; cc-segmentation build then scores the file
+    with the champion (README "Champion and challenger").
 -#}
-{#- a unit test's fixture rows check the rule, not the stop -#}
-{% set checked = model.resource_type != "unit_test" %}
 {% set min_kept_share = var("promote_min_kept_share") | float %}
 
 with
@@ -107,33 +105,6 @@ final as (
         decision like 'promoted%' as is_promoted
     from decided
 
-),
-
-guard as (
-
-    -- Stops the build when the challenger is held back (the error function
-    -- fails the query), naming both models and what to do.
-    select
-        case
-            when {{ checked }} and not final.is_promoted
-                then {{ raise_error_function() }}(
-                    'Challenger ' || final.challenger_model_id
-                    || ' (k = ' || cast(final.challenger_n_clusters as string)
-                    || ') is held back: ' || substr(final.decision, 12)
-                    || '. The champion ' || final.champion_model_id
-                    || ' (k = ' || cast(final.champion_n_clusters as string)
-                    || ') still scores; nothing was published. To score'
-                    || ' this file with the champion, build with'
-                    || ' --vars "{refit: false}"; to promote the'
-                    || ' challenger, with --vars "{promote: true}".'
-                )
-        end as failure
-    from final
-
 )
 
-select final.*
-from final
-cross join guard
--- the filter makes DuckDB evaluate the guard (an unused column is pruned)
-where guard.failure is null
+select * from final

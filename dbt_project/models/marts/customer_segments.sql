@@ -6,7 +6,7 @@
     and CRM").  Outliers keep their segment: they are flagged, not dropped.
 -#}
 -- After the promotion gate: a held-back challenger scores no customer.
--- depends_on: {{ ref("promotion_decision") }}
+-- depends_on: {{ ref("int_promotion_gate") }}
 with
 
 customers_assigned as (

@@ -29,6 +29,16 @@ build that selects only some nodes (``--select``, ``--exclude``, ...) needs
 the rest of the warehouse, so it starts from a copy of the published file
 (and of its exports).
 
+A refit whose model (the challenger) the promotion gate holds back
+(``promotion_decision``, README "Champion and challenger") fails at
+``int_promotion_gate``, before any scoring mart.  The build then builds the
+file again into a second private file, starting from the first one's
+lasting tables (the published ones plus the challenger's fit state, history
+and caches), with ``refit: false`` and the champion's feature settings; on
+success that file, with the first build's decision and move matrix, is the
+one published.  So a held-back challenger publishes the champion's scores of
+the new file, and stays in the registry for a later ``promote: true``.
+
 A build is one process.  The lock is a ``flock`` on an open file, which the
 kernel releases when the process ends, however it ends: after a ``kill -9``
 the next build starts at once, and the files the killed one left (its
@@ -44,6 +54,7 @@ from __future__ import annotations
 
 import fcntl
 import gc
+import json
 import os
 import shutil
 import sys
@@ -254,7 +265,12 @@ def build(dbt_args: list[str], published: Path, exports: Path) -> int:
         os.environ[WAREHOUSE_VARIABLE] = str(staging)  # profiles.yml reads them
         os.environ[EXPORTS_VARIABLE] = str(exports_staging)
         try:
-            code = _build_staging(options, dbt_args, published, staging, selects_part)
+            failed: list[str] = []
+            code = _build_staging(
+                options, dbt_args, published, staging, selects_part, failed
+            )
+            if code != 0 and failed == [GATE] and not selects_part:
+                code = _score_with_champion(options, dbt_args, staging)
         finally:
             _close_dbt_database()
             for name, value in previous.items():
@@ -297,6 +313,67 @@ def build(dbt_args: list[str], published: Path, exports: Path) -> int:
         shutil.rmtree(exports_staging, ignore_errors=True)
 
 
+def _score_with_champion(
+    options: click.Context, dbt_args: list[str], staging: Path
+) -> int:
+    """A held-back challenger: build the file again with the champion.
+
+    The second build starts from the held-back one's tables that outlive a
+    build (the published ones, plus the challenger's fit state, history and
+    caches), scores with the champion (refit: false, with the champion's
+    feature settings), and on success takes ``staging``'s place with the
+    held-back build's decision and move matrix.
+    """
+    from dbt.cli.main import cli
+
+    held = held_back(_checkpointed(staging))
+    if held is None:
+        return 1
+    print(
+        f"challenger {held['challenger']} is held back; building the file "
+        f"again with the champion {held['champion']}"
+    )
+    scored = champion_path(staging)
+    for leftover in (scored, wal_path(scored)):
+        leftover.unlink(missing_ok=True)
+    dbt_vars = {**(options.params.get("vars") or {}), **held["vars"]}  # type: ignore[dict-item]
+    args = with_vars(dbt_args, dbt_vars)
+    os.environ[WAREHOUSE_VARIABLE] = str(scored)
+    try:
+        code = _build_staging(
+            cli.commands["build"].make_context(PROGRAM, list(args)),
+            args,
+            staging,
+            scored,
+            selects_part=False,
+        )
+        if code != 0:
+            return code
+        keep_decision(staging, _checkpointed(scored))
+        # one self-contained file before it takes the held-back one's place
+        _checkpointed(scored)
+        os.replace(scored, staging)
+    finally:
+        os.environ[WAREHOUSE_VARIABLE] = str(staging)
+        for leftover in (scored, wal_path(scored)):
+            leftover.unlink(missing_ok=True)
+    decision = str(held["decision"]).removeprefix("held back: ")
+    print(
+        f"challenger {held['challenger']} held back: {decision}. The champion "
+        f"{held['champion']} scored this file. To promote the challenger, "
+        "build again with the same vars and promote: true."
+    )
+    return 0
+
+
+def _checkpointed(path: Path) -> Path:
+    """``path`` with its write-ahead log folded in (dbt's database is closed)."""
+    _close_dbt_database()
+    with duckdb.connect(str(path), config=CHECKPOINT_CONFIG) as con:
+        con.execute("checkpoint")
+    return path
+
+
 def _identity(path: Path) -> tuple[int, int, int] | None:
     """Inode, size and modification time: what a writer would change."""
     try:
@@ -326,8 +403,14 @@ def _build_staging(
     published: Path,
     staging: Path,
     selects_part: bool,
+    failed: list[str] | None = None,
 ) -> int:
-    """Parse the project, fill ``staging`` with what must carry over, build."""
+    """Parse the project, fill ``staging`` with what must carry over, build.
+
+    ``published`` is where the tables that outlive a build come from (the
+    published warehouse, or a held-back build's file); the names of the
+    nodes that failed are appended to ``failed`` when given.
+    """
     from click.core import ParameterSource
     from dbt.cli.main import cli, dbtRunner
     from dbt.contracts.graph.manifest import Manifest
@@ -366,7 +449,87 @@ def _build_staging(
             return 2
         for schema, name, rows in copied:
             print(f"carried over {schema}.{name} ({rows} rows) from {published}")
-    return _exit_code(dbtRunner(manifest=manifest).invoke(["build", *dbt_args]))
+    result = dbtRunner(manifest=manifest).invoke(["build", *dbt_args])
+    if failed is not None and result.result is not None:
+        failed.extend(
+            outcome.node.name
+            for outcome in getattr(result.result, "results", [])
+            if str(outcome.status) in ("error", "fail")
+        )
+    return _exit_code(result)
+
+
+#: The node that stops a build whose challenger is held back.
+GATE = "int_promotion_gate"
+
+
+def champion_path(published: Path) -> Path:
+    """Where a held-back build scores the file with the champion."""
+    return published.with_name(f".{published.stem}.champion{published.suffix}")
+
+
+def held_back(staging: Path) -> dict[str, object] | None:
+    """The held-back challenger of a failed build, or None.
+
+    Read from the build's own ``promotion_decision``, with the champion's
+    fit settings from ``segmentation_models``: what a build that scores
+    with the champion must pass as vars.
+    """
+    try:
+        with duckdb.connect(str(staging), read_only=True) as con:
+            found = con.execute(
+                "select decision.challenger_model_id, decision.decision,"
+                " decision.champion_model_id, models.features,"
+                " models.impute_method, models.is_log1p_money"
+                " from promotion_decision as decision"
+                " inner join segmentation_models as models"
+                " on decision.champion_model_id = models.model_id"
+                " where not decision.is_promoted"
+            ).fetchall()
+    except duckdb.Error:
+        return None
+    if len(found) != 1:
+        return None
+    challenger, decision, champion, features, impute_method, log1p = found[0]
+    return {
+        "challenger": challenger,
+        "decision": decision,
+        "champion": champion,
+        "vars": {
+            "refit": False,
+            "features": features,
+            "impute_method": impute_method,
+            "log1p_money": log1p,
+        },
+    }
+
+
+def with_vars(dbt_args: list[str], dbt_vars: dict[str, object]) -> list[str]:
+    """``dbt_args`` with its ``--vars`` replaced by ``dbt_vars``."""
+    kept: list[str] = []
+    skip = False
+    for arg in dbt_args:
+        if skip:
+            skip = False
+        elif arg == "--vars":
+            skip = True
+        elif not arg.startswith("--vars="):
+            kept.append(arg)
+    return [*kept, "--vars", json.dumps(dbt_vars)]
+
+
+def keep_decision(held: Path, scored: Path) -> None:
+    """Put the held-back build's decision and move matrix in ``scored``.
+
+    The build that scored with the champion decided nothing (its challenger
+    is the champion): what this build decided is the held-back one's.
+    """
+    with duckdb.connect(str(scored)) as con:
+        con.execute(f"attach {sql_literal(held)} as held (read_only)")
+        for table in ("promotion_decision", "promotion_moves"):
+            con.execute(f"delete from main.{table}")
+            con.execute(f"insert into main.{table} select * from held.main.{table}")
+        con.execute("detach held")
 
 
 def lock_path(published: Path) -> Path:
