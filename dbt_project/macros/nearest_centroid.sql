@@ -370,7 +370,7 @@
         {{ return([1]) }}
     {% endif %}
     {% set result = run_query(
-        "select distinct segment_id from " ~ ref("segment_centroids")
+        "select distinct segment_id from " ~ ref("int_segment_centroids")
         ~ " order by segment_id"
     ) %}
     {{ return(result.columns[0].values() | map("int") | list) }}

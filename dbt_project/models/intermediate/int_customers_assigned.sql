@@ -12,7 +12,7 @@ customers_standardized as (
 
 segment_centroids as (
 
-    select * from {{ ref("segment_centroids") }}
+    select * from {{ ref("int_segment_centroids") }}
 
 ),
 

@@ -1,7 +1,7 @@
 {#-
     Every valid customer on the first two principal components:
     pca_x = sum over features of (z - center) * loading of component 1,
-    pca_y the same for component 2 (pca_components).
+    pca_y the same for component 2 (int_pca_fit, published as pca_components).
 -#}
 with
 
@@ -13,7 +13,7 @@ customers_standardized as (
 
 pca_components as (
 
-    select * from {{ ref("pca_components") }}
+    select * from {{ ref("int_pca_fit") }}
 
 ),
 

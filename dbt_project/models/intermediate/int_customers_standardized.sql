@@ -15,7 +15,7 @@ customers_imputed as (
 
 feature_scaling as (
 
-    select * from {{ ref("feature_scaling") }}
+    select * from {{ ref("int_feature_scaling") }}
 
 ),
 

@@ -28,7 +28,7 @@ BATCH_ROWS = 100_000
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    features = model_features(dbt.ref("feature_scaling"))
+    features = model_features(dbt.ref("int_feature_scaling"))
     columns = [f"{feature}_z" for feature in features]
     sample_labels = relation(dbt.ref("int_dbscan_sample_labels"))
     ((eps,),) = sample_labels.project("dbscan_eps").distinct().fetchall()

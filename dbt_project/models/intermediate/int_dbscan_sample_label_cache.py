@@ -47,7 +47,7 @@ def model(dbt, session):
     with import_lock:
         from cc_segmentation.segmentation.outliers import dbscan_outliers
 
-    features = model_features(dbt.ref("feature_scaling"))
+    features = model_features(dbt.ref("int_feature_scaling"))
     max_rows = int(dbt.config.get("dbscan_max_rows"))
     matrix, sample = feature_matrix(
         sample_rows(dbt.ref("int_customers_sampled"), max_rows), features, ("cust_id",)

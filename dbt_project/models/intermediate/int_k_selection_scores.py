@@ -62,7 +62,7 @@ def model(dbt, session):
         )
 
     # Above k_selection_max_rows the scan runs on the fixed-seed sample.
-    features = model_features(dbt.ref("feature_scaling"))
+    features = model_features(dbt.ref("int_feature_scaling"))
     matrix, keys = feature_matrix(
         sample_rows(
             dbt.ref("int_customers_sampled"),

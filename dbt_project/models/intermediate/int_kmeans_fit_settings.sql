@@ -31,7 +31,7 @@ k_selection_scores as (
 
 feature_scaling as (
 
-    select * from {{ ref("feature_scaling") }}
+    select * from {{ ref("int_feature_scaling") }}
 
 ),
 

@@ -45,7 +45,7 @@ def model(dbt, session):
     with import_lock:
         from cc_segmentation.segmentation.selection import silhouette_table
 
-    features = model_features(dbt.ref("feature_scaling"))
+    features = model_features(dbt.ref("int_feature_scaling"))
     assigned = relation(dbt.ref("int_customers_assigned")).project(
         "cust_id", "segment_id"
     )

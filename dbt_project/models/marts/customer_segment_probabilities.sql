@@ -4,7 +4,7 @@
     see macro nearest_centroid).  Each customer's probabilities sum to 1.
 -#}
 -- Spark lists the probability columns, one per fitted segment id
--- depends_on: {{ ref("segment_centroids") }}
+-- depends_on: {{ ref("int_segment_centroids") }}
 with
 
 customers_assigned as (

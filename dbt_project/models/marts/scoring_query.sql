@@ -17,7 +17,7 @@
     in the batch included), the segment, distances, probabilities and CRM
     action for the others.
 -#}
--- depends_on: {{ ref("segment_centroids") }}
+-- depends_on: {{ ref("int_segment_centroids") }}
 -- depends_on: {{ ref("segmentation_models") }}
 -- depends_on: {{ ref("fitted_features") }}
 -- depends_on: {{ ref("segments") }}
