@@ -248,8 +248,10 @@ def test_a_rebuild_does_not_grow_the_warehouse_and_keeps_the_history(
 
     same = run_build(published, tmp_path / "same", real_csv, n_clusters=5)
     assert same.returncode == 0, same.stdout[-3000:]
-    # 16.8 -> 33.3 MB on the real file when the build started from a copy
-    assert published.stat().st_size <= 1.1 * first_size
+    # 16.8 -> 33.3 MB on the real file when the build started from a copy;
+    # a rebuild only adds its scoring run to the history tables (21.8 ->
+    # 23.6 MB before the promotion gate's tables, 22.3 -> 24.7 MB with them)
+    assert published.stat().st_size <= 1.2 * first_size
     tables = {
         name for (name,) in query(published, "select table_name from duckdb_tables()")
     }
