@@ -1,14 +1,12 @@
 """The model folders show the flow: no model reads a model of a later folder.
 
-staging -> intermediate -> champion -> marts -> exports.  Two edges still
-run the other way, both memory-ordering hints at 10 M customers: the CRM
-export waits for the other export, and feature_drift_bins for the CRM
-export (two COPYs at once ran out of memory).  The fit state the
-intermediate models read (int_feature_scaling, int_segment_centroids,
-int_pca_fit) is no longer a mart: the marts publish it.  The remaining edges
-are listed here by name, so that a new back edge fails this test, and so
-does one that is removed until it is struck from the list: the list only
-shrinks.
+staging -> prepare -> fit -> registry -> champion -> score -> exports ->
+monitor.  Two edges still run the other way, both memory-ordering hints at
+10 M customers: the CRM export waits for the other export, and
+feature_drift_bins for the CRM export (two COPYs at once ran out of
+memory).  They are listed here by name, so that a new back edge fails this
+test, and so does one that is removed until it is struck from the list: the
+list only shrinks.
 """
 
 from __future__ import annotations
@@ -18,7 +16,17 @@ import json
 import pytest
 from conftest import REAL_CSV, run_dbt
 
-ORDER = {"staging": 0, "intermediate": 1, "champion": 2, "marts": 3, "exports": 4}
+FOLDERS = [
+    "staging",
+    "prepare",
+    "fit",
+    "registry",
+    "champion",
+    "score",
+    "exports",
+    "monitor",
+]
+ORDER = {folder: position for position, folder in enumerate(FOLDERS)}
 
 #: (parent, child) edges from a later folder, or out of an export.
 KNOWN_BACK_EDGES = {
@@ -51,8 +59,9 @@ def back_edges(manifest: dict) -> set[tuple[str, str]]:
 
 
 def test_back_edges_by_hand():
-    # three models: a staging model reading a mart is a back edge, a mart
-    # reading staging is not, and anything reading an export is
+    # a staging model reading a scoring mart is a back edge, a monitoring
+    # mart reading staging is not (nor an export reading a score), and
+    # anything reading an export is, even from a later folder
     def node(name, folder, parents):
         return {
             "resource_type": "model",
@@ -64,8 +73,8 @@ def test_back_edges_by_hand():
     manifest = {
         "nodes": {
             "model.p.stg": node("stg", "staging", ["mart"]),
-            "model.p.mart": node("mart", "marts", []),
-            "model.p.mart2": node("mart2", "marts", ["stg", "export"]),
+            "model.p.mart": node("mart", "score", []),
+            "model.p.mart2": node("mart2", "monitor", ["stg", "export"]),
             "model.p.export": node("export", "exports", ["mart"]),
         }
     }
@@ -80,3 +89,21 @@ def test_no_new_back_edge_and_none_left_listed_after_it_goes(tmp_path):
     found = back_edges(manifest)
     assert found - KNOWN_BACK_EDGES == set(), "a new back edge"
     assert KNOWN_BACK_EDGES - found == set(), "gone: strike it from the list"
+
+
+@pytest.mark.slow
+def test_every_model_lives_in_a_flow_folder_with_its_yaml(tmp_path):
+    # a model outside the eight folders, or documented in another folder's
+    # YAML, breaks the picture the folders give
+    parsed = run_dbt(["parse"], tmp_path, {"raw_path": str(REAL_CSV)})
+    assert parsed.returncode == 0, (parsed.stdout + parsed.stderr)[-3000:]
+    manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
+    misplaced = []
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "model":
+            continue
+        folder = node["original_file_path"].split("/")[2]
+        documented_in = (node["patch_path"] or "").split("://")[-1].split("/")[2:3]
+        if folder not in ORDER or documented_in != [folder]:
+            misplaced.append((node["name"], folder, node["patch_path"]))
+    assert misplaced == []

@@ -3,7 +3,7 @@
 Every figure is checked against numpy / pandas computed here from the
 warehouse's own per-customer tables (int_customers_imputed,
 customer_segments) and the stored baselines.  The dbt unit tests in
-dbt_project/models/marts/_drift__unit_tests.yml check the SQL on
+dbt_project/models/monitor/_monitor__unit_tests.yml check the SQL on
 hand-worked toy cases (tests/test_dbt_unit_tests.py runs them).
 
 A scoring run is a ``refit: false`` build over a copy of the real file's

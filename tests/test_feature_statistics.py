@@ -15,7 +15,7 @@ from scipy import stats
 pytestmark = pytest.mark.slow
 
 QUANTILES = {"p25": 0.25, "median": 0.5, "p75": 0.75, "p99": 0.99}
-# What reduced_feature_names() (macros/cc_features.sql) leaves out.
+# What reduced_feature_names() (macros/features/cc_features.sql) leaves out.
 LEFT_OUT_OF_REDUCED_SET = {
     "purchases",
     "purchases_installments_frequency",

@@ -46,8 +46,8 @@ import pyarrow as pa
 from sklearn.metrics import pairwise_distances_argmin
 
 REPO = Path(__file__).resolve().parents[2]
-MACRO = REPO / "dbt_project" / "macros" / "nearest_centroid.sql"
-# cc_features() in dbt_project/macros/cc_features.sql, in model order
+MACRO = REPO / "dbt_project" / "macros" / "scoring" / "nearest_centroid.sql"
+# cc_features() in dbt_project/macros/features/cc_features.sql, in model order
 FEATURES = [
     "balance",
     "balance_frequency",

@@ -1,6 +1,6 @@
 {#-
     The champion this build starts from: the model the published warehouse
-    scores with (macros/champion.sql), one row, or none when there is no
+    scores with (macros/registry/champion.sql), one row, or none when there is no
     such model (a first build, or --full-refresh).
 -#}
 {% set champion = published_champion() %}

@@ -4,7 +4,7 @@
     centroid (like BigQuery ML's DETECT_ANOMALIES contamination: with 0.99,
     about 1 % of each segment is flagged).  Scoring compares a customer's
     distance with its segment's threshold.  A refit: false build takes the
-    published model's thresholds from fitted_segments (macros/frozen_model.sql).
+    published model's thresholds from fitted_segments (macros/registry/frozen_model.sql).
 -#}
 with
 

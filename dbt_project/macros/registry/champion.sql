@@ -1,6 +1,6 @@
 {#-
     The champion: the model the published warehouse scores with (the last
-    recorded scoring run's, macros/frozen_model.sql), as this build found
+    recorded scoring run's, macros/registry/frozen_model.sql), as this build found
     it.  A dict (model_id, features, n_clusters, impute_method,
     is_log1p_money) or none when the warehouse has none to use (a first
     build, or --full-refresh).

@@ -1,7 +1,7 @@
 {#-
     Constant lists and structs, and the long form of wide columns, as each
     engine writes them (default: DuckDB; spark__: Spark SQL), for the
-    nearest-centroid rule (macros/nearest_centroid.sql) and the marts that
+    nearest-centroid rule (macros/scoring/nearest_centroid.sql) and the marts that
     read its wide result.  The DuckDB text is the one the macros replaced.
 -#}
 

@@ -2,7 +2,7 @@
     Fit state, part 1: the value that stands in for a missing measure, from
     the valid customers' reported values (median by default; see
     var('impute_method')).  A refit: false build takes the published
-    model's values from fitted_features instead (macros/frozen_model.sql).
+    model's values from fitted_features instead (macros/registry/frozen_model.sql).
 -#}
 {% set method = var("impute_method") %}
 {#- a unit test's few fixture rows are not a file to segment -#}

@@ -10,7 +10,7 @@
     part of the id (a file that is fitted on every row keeps its id).
 
     A refit: false build takes the published model's settings as stored in
-    segmentation_models and int_kmeans_fits (macros/frozen_model.sql), so
+    segmentation_models and int_kmeans_fits (macros/registry/frozen_model.sql), so
     every fit step finds that model stored and reuses it.
 -#}
 {% set n_clusters = var("n_clusters") | string | trim %}

@@ -4,7 +4,7 @@
     Written once per build from the valid customers; int_customers_standardized
     and any later scoring read it and never recompute scaling from the rows
     they score.  A refit: false build takes the published model's rows from
-    fitted_features instead (macros/frozen_model.sql).
+    fitted_features instead (macros/registry/frozen_model.sql).
 
     Clipping (var scaling_clip_quantile, q): each transformed feature is
     clipped to its q and 1 - q quantiles over the fitted customers

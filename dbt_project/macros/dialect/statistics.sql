@@ -1,13 +1,13 @@
 {#-
     Lists, structs, quantiles and unpivots in the marts, drift and lifecycle
-    models, dispatched on the adapter like dialect.sql (default: DuckDB;
+    models, dispatched on the adapter like dialect/functions.sql (default: DuckDB;
     spark__: Spark SQL).  The DuckDB SQL is what the models wrote before
     the Spark port; each Spark version gives the same values.
 -#}
 
 {#-
     Structs, lists and list elements: sql_struct, sql_list and
-    list_element in dialect_assignment.sql.
+    list_element in dialect/assignment.sql.
 -#}
 
 
@@ -98,7 +98,7 @@
 {% endmacro %}
 
 
-{#- unpivot_columns is in dialect.sql (it keeps only the unpivoted columns). -#}
+{#- unpivot_columns is in dialect/functions.sql (it keeps only the unpivoted columns). -#}
 
 
 {#-
