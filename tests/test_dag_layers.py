@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import REAL_CSV, run_dbt
+from conftest import REAL_CSV, REPO, run_dbt
 
 FOLDERS = [
     "staging",
@@ -81,23 +81,25 @@ def test_back_edges_by_hand():
     assert back_edges(manifest) == {("mart", "stg"), ("export", "mart2")}
 
 
-@pytest.mark.slow
-def test_no_new_back_edge_and_none_left_listed_after_it_goes(tmp_path):
-    parsed = run_dbt(["parse"], tmp_path, {"raw_path": str(REAL_CSV)})
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory) -> dict:
+    workdir = tmp_path_factory.mktemp("parse")
+    parsed = run_dbt(["parse"], workdir, {"raw_path": str(REAL_CSV)})
     assert parsed.returncode == 0, (parsed.stdout + parsed.stderr)[-3000:]
-    manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
+    return json.loads((workdir / "target" / "manifest.json").read_text())
+
+
+@pytest.mark.slow
+def test_no_new_back_edge_and_none_left_listed_after_it_goes(manifest):
     found = back_edges(manifest)
     assert found - KNOWN_BACK_EDGES == set(), "a new back edge"
     assert KNOWN_BACK_EDGES - found == set(), "gone: strike it from the list"
 
 
 @pytest.mark.slow
-def test_every_model_lives_in_a_flow_folder_with_its_yaml(tmp_path):
+def test_every_model_lives_in_a_flow_folder_with_its_yaml(manifest):
     # a model outside the eight folders, or documented in another folder's
     # YAML, breaks the picture the folders give
-    parsed = run_dbt(["parse"], tmp_path, {"raw_path": str(REAL_CSV)})
-    assert parsed.returncode == 0, (parsed.stdout + parsed.stderr)[-3000:]
-    manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
     misplaced = []
     for node in manifest["nodes"].values():
         if node["resource_type"] != "model":
@@ -107,3 +109,56 @@ def test_every_model_lives_in_a_flow_folder_with_its_yaml(tmp_path):
         if folder not in ORDER or documented_in != [folder]:
             misplaced.append((node["name"], folder, node["patch_path"]))
     assert misplaced == []
+
+
+def test_only_the_snapshot_hook_looks_a_table_up_by_name():
+    # every other read of the published registry goes through
+    # source("published", ...), so lineage shows it
+    by_name = sorted(
+        str(path.relative_to(REPO))
+        for path in (REPO / "dbt_project").rglob("*.sql")
+        if "get_relation(" in path.read_text()
+    )
+    assert by_name == ["dbt_project/macros/registry/published_state.sql"]
+
+
+@pytest.mark.slow
+def test_the_published_source_is_the_lasting_registry_and_what_reads_it(manifest):
+    # each table of the source is an incremental model (so the build runner
+    # carries it over and the snapshot finds it), and the models that read
+    # the published model depend on it
+    models = {
+        node["name"]: node
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+    }
+    published = {
+        source["name"]
+        for source in manifest["sources"].values()
+        if source["source_name"] == "published"
+    }
+    assert published == {
+        "scoring_runs",
+        "segmentation_models",
+        "fitted_features",
+        "fitted_segments",
+        "int_kmeans_fits",
+        "int_segment_history",
+    }
+    assert {models[name]["config"]["materialized"] for name in published} == {
+        "incremental"
+    }
+    readers = {
+        name
+        for name, node in models.items()
+        if any(".published." in parent for parent in node["depends_on"]["nodes"])
+    }
+    assert readers == {
+        "int_feature_impute_values",
+        "int_feature_scaling",
+        "int_fit_input_fingerprint",
+        "int_kmeans_fit_settings",
+        "int_segment_anomaly_thresholds",
+        "int_published_champion",
+        "int_champion_scores",
+    }

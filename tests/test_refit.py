@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -79,11 +80,11 @@ def test_keeps_the_published_model(scoring_run, real_build):
     assert summary[-1].split("Done.")[1] == expected[-1].split("Done.")[1]
 
 
-def test_assignment_is_numpy_nearest_centroid_of_the_stored_fit(
-    scoring_run, shifted_csv, real_csv
-):
-    before, _, after = scoring_run
-    raw = pd.read_csv(shifted_csv).set_index("CUST_ID")
+def numpy_scores(csv, before: dict[str, pd.DataFrame], clip: bool) -> pd.DataFrame:
+    """Each customer of ``csv`` scored in numpy with the stored fit state
+    ``before``: impute, log1p, clip (when ``clip``), z-score, the nearest
+    centroid and its anomaly threshold."""
+    raw = pd.read_csv(csv).set_index("CUST_ID")
     features = before["fitted_features"]
     scaling = before["feature_scaling"].set_index("raw_column")
     values = raw[list(features.raw_column)].astype(float)
@@ -93,7 +94,8 @@ def test_assignment_is_numpy_nearest_centroid_of_the_stored_fit(
     model = values[list(scaling.index)].copy()
     logged = [c for c in scaling.index if scaling["transform"][c] == "log1p"]
     model[logged] = np.log1p(model[logged])
-    model = model.clip(scaling["clip_low"], scaling["clip_high"], axis=1)
+    if clip:
+        model = model.clip(scaling["clip_low"], scaling["clip_high"], axis=1)
     z = ((model - scaling["mean"]) / scaling["stddev"]).to_numpy()
     centroids = before["segment_centroids"].pivot(
         index="segment_id", columns="feature_position", values="centroid_z"
@@ -110,19 +112,58 @@ def test_assignment_is_numpy_nearest_centroid_of_the_stored_fit(
     )
     thresholds = before["fitted_segments"].set_index("segment_id").distance_threshold
     expected["anomaly"] = expected.distance > expected.segment_id.map(thresholds)
+    return expected
 
+
+def assert_scored_as(after: Build, expected: pd.DataFrame) -> None:
     got = after.query(
         "select cust_id, segment_id, distance_to_centroid, is_distance_anomaly"
         " from customer_segments"
     ).set_index("cust_id")
-    assert len(got) == len(raw)  # the real file has no row to quarantine
+    assert len(got) == len(expected)  # the real file has no row to quarantine
     got = got.loc[expected.index]
     assert (got.segment_id.to_numpy() == expected.segment_id.to_numpy()).all()
     np.testing.assert_allclose(got.distance_to_centroid, expected.distance, rtol=1e-9)
     assert (got.is_distance_anomaly.to_numpy() == expected.anomaly.to_numpy()).all()
+
+
+def test_assignment_is_numpy_nearest_centroid_of_the_stored_fit(
+    scoring_run, shifted_csv, real_csv
+):
+    before, _, after = scoring_run
+    assert_scored_as(after, numpy_scores(shifted_csv, before, clip=True))
     # the copy is shifted: the model scores data it was not fitted on
+    raw = pd.read_csv(shifted_csv).set_index("CUST_ID")
     original = pd.read_csv(real_csv).set_index("CUST_ID").BALANCE
     assert (raw.BALANCE != original.loc[raw.index]).sum() > 2000
+
+
+def test_a_model_stored_before_clipping_clips_nothing(
+    tmp_path, real_build, shifted_csv
+):
+    # A warehouse from before clipping has no clip columns in fitted_features.
+    # The build's copy of the registry (the source `published`) gets them,
+    # NULL, and the published model is applied as it was fitted: unclipped.
+    build = copy_build(real_build, tmp_path)
+    before = model_state(build)
+    with duckdb.connect(str(build.warehouse)) as con:
+        for column in ("clip_low", "clip_high", "n_clipped"):
+            con.execute(f"alter table fitted_features drop column {column}")
+    after = dbt_build(tmp_path, shifted_csv, warehouse=build.warehouse, refit=False)
+    assert after.returncode == 0, after.output[-5000:]
+    expected = numpy_scores(shifted_csv, before, clip=False)
+    assert_scored_as(after, expected)
+    # the premise: clipping would have scored some customers otherwise
+    clipped = numpy_scores(shifted_csv, before, clip=True)
+    assert (clipped.distance != expected.distance).sum() > 10
+    scaling = after.query("select clip_low, clip_high from feature_scaling")
+    assert scaling.isna().all().all()
+    assert (
+        after.query(
+            "select max(n_clipped_features) as n from customer_segments"
+        ).n.item()
+        == 0
+    )
 
 
 def test_agrees_with_scoring_score_row_for_row(scoring_run):

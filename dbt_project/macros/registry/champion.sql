@@ -21,7 +21,7 @@
     {% endif %}
     {% set result = run_query(
         "select distinct segment_id from "
-        ~ frozen_state("int_segment_history")
+        ~ published_state("int_segment_history")
         ~ " where model_id = '" ~ model_id ~ "' and fit_segment_id is not null"
         ~ " order by segment_id"
     ) %}

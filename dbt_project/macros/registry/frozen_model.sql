@@ -3,34 +3,13 @@
 
     A refit: false build scores the raw file with the model the published
     warehouse uses: the model_id of the last scoring run recorded in
-    scoring_runs.  Its fit state is read from the tables that outlive a
-    build (incremental models, which the build runner copies from the
-    published warehouse into the new one before dbt starts): fitted_features
-    (impute values and scaling), fitted_segments (anomaly thresholds),
-    segmentation_models and int_kmeans_fits (settings and centroids).
-
-    These are read by name, not ref(): they are downstream of the models
-    that read them, and this build appends to them at its end, so a ref
-    would be a cycle.  What is read is the state the previous (published)
-    build left, which is exactly what "score without refitting" means.
+    scoring_runs.  Its fit state is read from the registry as this build
+    found it, the source `published` (macros/registry/published_state.sql):
+    fitted_features (impute values and scaling), fitted_segments (anomaly
+    thresholds), segmentation_models and int_kmeans_fits (settings and
+    centroids).  The models that read it say so with a depends_on comment,
+    so that lineage shows the source whatever the vars.
 -#}
-
-{#- The relation of a table this build carries over, or none. -#}
-{% macro frozen_state(name) %}
-    {{ return(adapter.get_relation(
-        database=target.database, schema=target.schema, identifier=name
-    )) }}
-{% endmacro %}
-
-
-{#-
-    Whether a carried-over fitted_features has the clip bounds (a warehouse
-    built before clipping existed has not: its models clip nothing, and the
-    columns appear, NULL, when this build appends to it).
--#}
-{% macro has_clip_bounds(relation) %}
-    {{ return("clip_low" in relation_columns(relation)) }}
-{% endmacro %}
 
 
 {#- The lower-case column names of a relation (none before execution). -#}
@@ -49,10 +28,10 @@
     problem (text) when there is none to use.
 -#}
 {% macro published_model() %}
-    {% set runs = frozen_state("scoring_runs") %}
-    {% set models = frozen_state("segmentation_models") %}
-    {% set features = frozen_state("fitted_features") %}
-    {% set segments = frozen_state("fitted_segments") %}
+    {% set runs = published_state("scoring_runs") %}
+    {% set models = published_state("segmentation_models") %}
+    {% set features = published_state("fitted_features") %}
+    {% set segments = published_state("fitted_segments") %}
     {% if runs is none or models is none or features is none or segments is none %}
         {{ return({"problem":
             "the published warehouse has no recorded scoring run with a"

@@ -117,8 +117,8 @@
 
 
 {#- One row, three columns per model feature, so the customers join it once. -#}
-{% macro chain_scaling_row(feature_scaling) %}
-    select {{ scaling_columns(model_feature_names()) }}
+{% macro chain_scaling_row(feature_scaling, features=none) %}
+    select {{ scaling_columns(features or model_feature_names()) }}
     from {{ feature_scaling }}
 {% endmacro %}
 
@@ -126,17 +126,22 @@
 {#-
     Each model feature as a z-score, from the stored fit state in
     `scaling_row` (transform, clip bounds, mean, stddev), never from the rows
-    scored; with count_clipped, n_clipped_features too.
+    scored; with count_clipped, n_clipped_features too.  `features`: the
+    model's (default), or another model's (the champion's, when the gate
+    compares).
 -#}
-{% macro chain_standardized(input, scaling_row, keys, count_clipped=false) %}
+{% macro chain_standardized(
+    input, scaling_row, keys, count_clipped=false, features=none
+) %}
+    {% set features = features or model_feature_names() %}
     select
         {% for key in keys -%}
             {{ input }}.{{ key }},
         {% endfor -%}
         {% if count_clipped -%}
-            {{ clipped_count_column(input, scaling_row, model_feature_names()) }},
+            {{ clipped_count_column(input, scaling_row, features) }},
         {% endif -%}
-        {{ z_score_columns(input, scaling_row, model_feature_names()) }}
+        {{ z_score_columns(input, scaling_row, features) }}
     from {{ input }}
     cross join {{ scaling_row }}
 {% endmacro %}

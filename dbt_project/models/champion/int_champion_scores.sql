@@ -10,6 +10,7 @@
     champion (refit: false, or a refit that found the same model): there
     is nothing to compare, and nothing is computed.
 -#}
+-- {{ reads_published_model(["int_kmeans_fits", "int_segment_history"]) }}
 -- depends_on: {{ ref("int_kmeans_fit_settings") }}
 {% set champion = published_champion() %}
 {% set compared = champion is not none
@@ -37,7 +38,6 @@ customers_validated as (
 {% else %}
     {% set model_id = sql_literal(champion.model_id) %}
     {% set features = champion.features.split(",") %}
-    {% set stored_features = frozen_state("fitted_features") %}
 
     valid_customers as (
         select * from customers_validated
@@ -45,15 +45,8 @@ customers_validated as (
     ),
 
     champion_features as (
-        select
-            *
-            {% if not has_clip_bounds(stored_features) %}
-                -- a model from before clipping clips nothing
-                ,
-                cast(null as double) as clip_low,
-                cast(null as double) as clip_high
-            {% endif %}
-        from {{ stored_features }}
+        -- clip bounds NULL for a model from before clipping: it clips nothing
+        select * from {{ published_state("fitted_features") }}
         where model_id = {{ model_id }}
     ),
 
@@ -62,8 +55,8 @@ customers_validated as (
             history.segment_id,
             fits.feature_name,
             fits.centroid_z
-        from {{ frozen_state("int_kmeans_fits") }} as fits
-        inner join {{ frozen_state("int_segment_history") }} as history
+        from {{ published_state("int_kmeans_fits") }} as fits
+        inner join {{ published_state("int_segment_history") }} as history
             on
                 fits.model_id = history.model_id
                 and fits.segment_id = history.fit_segment_id
@@ -78,18 +71,19 @@ customers_validated as (
         {{ chain_imputed("valid_customers", "impute_row", ["cust_id"]) }}
     ),
 
-    scaling_row as (
-        select {{ scaling_columns(features) }}
-        from champion_features
+    model_features as (
+        select * from champion_features
         where is_model_feature
     ),
 
+    scaling_row as (
+        {{ chain_scaling_row("model_features", features) }}
+    ),
+
     standardized as (
-        select
-            imputed.cust_id,
-            {{ z_score_columns("imputed", "scaling_row", features) }}
-        from imputed
-        cross join scaling_row
+        {{ chain_standardized(
+            "imputed", "scaling_row", ["cust_id"], features=features
+        ) }}
     ),
 
     assigned as (

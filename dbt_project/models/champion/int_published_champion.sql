@@ -3,6 +3,7 @@
     scores with (macros/registry/champion.sql), one row, or none when there is no
     such model (a first build, or --full-refresh).
 -#}
+-- {{ reads_published_model() }}
 {% set champion = published_champion() %}
 
 with

@@ -4,6 +4,7 @@
     var('impute_method')).  A refit: false build takes the published
     model's values from fitted_features instead (macros/registry/frozen_model.sql).
 -#}
+-- {{ reads_published_model() }}
 {% set method = var("impute_method") %}
 {#- a unit test's few fixture rows are not a file to segment -#}
 {% set checked = model.resource_type != "unit_test" %}
@@ -55,7 +56,7 @@ impute_values as (
             impute_value,
             impute_method,
             n_reported
-        from {{ frozen_state("fitted_features") }}
+        from {{ published_state("fitted_features") }}
         where model_id = '{{ frozen_model_id() }}'
     {% endif %}
 

@@ -13,6 +13,7 @@
     scored later is clipped to the same bounds, so one extreme but valid
     value moves neither the mean nor the standard deviation of the others.
 -#}
+-- {{ reads_published_model() }}
 {% set clip_quantile = var("scaling_clip_quantile") | float %}
 {#- The bounds are quantiles of at most this many customers: every one up
     to it (the real file), a fixed-seed sample above it (a quantile holds
@@ -184,17 +185,11 @@ final as (
             n_rows,
             is_constant,
             stddev,
-            {% if has_clip_bounds(frozen_state("fitted_features")) %}
-                clip_low,
-                clip_high,
-                n_clipped
-            {% else %}
-                -- a warehouse from before clipping: its models clip nothing
-                cast(null as double) as clip_low,
-                cast(null as double) as clip_high,
-                cast(null as bigint) as n_clipped
-            {% endif %}
-        from {{ frozen_state("fitted_features") }}
+            -- NULL for a model from before clipping: it clips nothing
+            clip_low,
+            clip_high,
+            n_clipped
+        from {{ published_state("fitted_features") }}
         where model_id = '{{ frozen_model_id() }}' and is_model_feature
     {% else %}
         select

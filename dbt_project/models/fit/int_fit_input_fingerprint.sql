@@ -8,6 +8,7 @@
     (int_k_selection_scores) instead of running it again.  dbscan_key does
     the same for DBSCAN on the sample (int_dbscan_sample_label_cache).
 -#}
+-- {{ reads_published_model() }}
 {% set features = model_feature_names() %}
 {% set transforms = [] %}
 {% for feature in features %}
@@ -83,21 +84,14 @@ fingerprint as (
         -- refit: false keeps the k scan that chose the published model's k:
         -- the one stored with it, or for a model stored before that, the
         -- key its scan had then
-        {% set models = frozen_state("segmentation_models") %}
         select
-            {% if "k_scan_key" in relation_columns(models) %}
-                coalesce(
-                    k_scan_key,
-                    left({{ sha256_hex(
-                        "input_fingerprint || '|" ~ legacy_scan_settings ~ "'"
-                    ) }}, 16)
-                ) as fit_k_scan_key
-            {% else %}
+            coalesce(
+                k_scan_key,
                 left({{ sha256_hex(
                     "input_fingerprint || '|" ~ legacy_scan_settings ~ "'"
-                ) }}, 16) as fit_k_scan_key
-            {% endif %}
-        from {{ models }}
+                ) }}, 16)
+            ) as fit_k_scan_key
+        from {{ published_state("segmentation_models") }}
         where model_id = '{{ frozen_model_id() }}'
 
     ),

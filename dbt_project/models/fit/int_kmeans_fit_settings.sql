@@ -13,6 +13,7 @@
     segmentation_models and int_kmeans_fits (macros/registry/frozen_model.sql), so
     every fit step finds that model stored and reuses it.
 -#}
+-- {{ reads_published_model(["int_kmeans_fits"]) }}
 {% set n_clusters = var("n_clusters") | string | trim %}
 
 with
@@ -122,7 +123,7 @@ identified_settings as (
 {% if not refit() %}
     stored_model as (
 
-        select * from {{ frozen_state("segmentation_models") }}
+        select * from {{ published_state("segmentation_models") }}
         where model_id = '{{ frozen_model_id() }}'
 
     ),
@@ -133,7 +134,7 @@ identified_settings as (
             model_id,
             n_sample_rows,
             n_refinement_passes
-        from {{ frozen_state("int_kmeans_fits") }}
+        from {{ published_state("int_kmeans_fits") }}
         where model_id = '{{ frozen_model_id() }}'
 
     ),

@@ -6,6 +6,7 @@
     distance with its segment's threshold.  A refit: false build takes the
     published model's thresholds from fitted_segments (macros/registry/frozen_model.sql).
 -#}
+-- {{ reads_published_model() }}
 with
 
 customers_assigned as (
@@ -30,7 +31,7 @@ thresholds as (
             segment_id,
             anomaly_quantile,
             distance_threshold
-        from {{ frozen_state("fitted_segments") }}
+        from {{ published_state("fitted_segments") }}
         where model_id = '{{ frozen_model_id() }}'
     {% endif %}
 
