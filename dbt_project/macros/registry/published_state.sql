@@ -15,8 +15,12 @@
     carries no copy of itself.
 -#}
 
+{#- The schema of the copies, as a relation (Spark has no database). -#}
 {% macro published_schema() %}
-    {{ return(target.schema ~ "_published") }}
+    {{ return(api.Relation.create(
+        database=target.database if target.database is defined else none,
+        schema=target.schema ~ "_published",
+    )) }}
 {% endmacro %}
 
 
@@ -25,13 +29,11 @@
         {{ return("") }}
     {% endif %}
     {% do drop_published_state(commit=false) %}
-    {% do adapter.create_schema(api.Relation.create(
-        database=target.database, schema=published_schema()
-    )) %}
+    {% do adapter.create_schema(published_schema()) %}
     {% for node in graph.sources.values()
         if node.package_name == project_name and node.source_name == "published" %}
         {% set lasting = adapter.get_relation(
-            database=target.database, schema=target.schema,
+            database=published_schema().database, schema=target.schema,
             identifier=node.name
         ) %}
         {% if lasting is not none and not flags.FULL_REFRESH %}
@@ -57,9 +59,7 @@
 
 {% macro drop_published_state(commit=true) %}
     {% if execute %}
-        {% do adapter.drop_schema(api.Relation.create(
-            database=target.database, schema=published_schema()
-        )) %}
+        {% do adapter.drop_schema(published_schema()) %}
         {% if commit %}
             {% do adapter.commit() %}
         {% endif %}
