@@ -7,8 +7,9 @@
     found it, the source `published` (macros/registry/published_state.sql):
     fitted_features (impute values and scaling), fitted_segments (anomaly
     thresholds), segmentation_models and int_kmeans_fits (settings and
-    centroids).  The models that read it say so with a depends_on comment,
-    so that lineage shows the source whatever the vars.
+    centroids).  The models that read it say so with
+    reads_published_model(), so that lineage shows the source whatever the
+    vars.
 -#}
 
 

@@ -11,8 +11,9 @@
     every model and macro reads the copies through source(), so lineage
     shows them.  The columns the source declares were added to these tables
     after their first release: a copy from a warehouse built before then
-    gets them, NULL, so no model needs to ask which columns a table has.  on-run-end drops the schema: a published warehouse
-    carries no copy of itself.
+    gets them, NULL, so no model needs to ask which columns a table has.
+    on-run-end drops the schema: a published warehouse carries no copy of
+    itself.
 -#}
 
 {#- The schema of the copies, as a relation (Spark has no database). -#}
