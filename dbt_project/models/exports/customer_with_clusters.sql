@@ -3,9 +3,8 @@
     A view, written to Parquet and CSV by its post-hooks (macro export_file)
     under the profile's external_root, warehouse/exports by default.
 -#}
--- After segment_profiles, whose medians hold every customer's measures:
--- at 10 M customers the two at once ran out of DuckDB's memory.
--- depends_on: {{ ref("segment_profiles") }}
+-- Written to its files at the end of the run, alone (on-run-end,
+-- macros/exports/export_files.sql).
 with
 
 customer_segments as (

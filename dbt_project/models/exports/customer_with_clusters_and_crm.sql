@@ -2,11 +2,9 @@
     Deliverable file: customer_with_clusters plus the CRM strategy of each
     customer's segment.  Parquet, with a CSV copy beside it.
 -#}
--- After segment_profiles, whose medians hold every customer's measures,
--- and after the other export: each COPY in insertion order holds about
--- 2 GiB at 10 M customers, and two at once ran out of DuckDB's memory.
--- depends_on: {{ ref("segment_profiles") }}
--- depends_on: {{ ref("customer_with_clusters") }}
+-- Written to its files at the end of the run, alone (on-run-end,
+-- macros/exports/export_files.sql): each COPY in insertion order holds
+-- about 2 GiB at 10 M customers.
 with
 
 customer_segments as (

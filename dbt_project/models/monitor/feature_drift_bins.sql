@@ -21,12 +21,13 @@
     unchanged rebuild a tie group on an edge (say the 66 % of customers who
     never pay in full) stays in its bin.
 -#}
--- Ordered after segment_profiles and the exports for memory: this and
--- segment_profiles take exact quantiles of every customer's measures (held
--- in memory), and at 10 M customers the two at once, or segment_profiles
--- beside the history's insert and key test, exceeded DuckDB's 4 GB.  The
--- run's record, and with it the history, follows this (scoring_runs).
--- depends_on: {{ ref("customer_with_clusters_and_crm") }}
+-- Ordered after segment_profiles for memory, the one ordering that is not
+-- data: this and segment_profiles take exact quantiles of every customer's
+-- measures (held in memory), and at 10 M customers the two at once, or
+-- segment_profiles beside the history's insert and key test, exceeded
+-- DuckDB's 4 GB.  The run's record, and with it the history, follows this
+-- (scoring_runs).  The exports' files are written after every model.
+-- depends_on: {{ ref("segment_profiles") }}
 {{ config(
     materialized="incremental",
     incremental_strategy="append",
