@@ -43,9 +43,9 @@ customers_imputed as (
 
 ),
 
-customer_segments as (
+scoring_model as (
 
-    select * from {{ ref("customer_segments") }}
+    select * from {{ ref("int_scoring_model") }}
 
 ),
 
@@ -55,22 +55,15 @@ feature_scaling as (
 
 ),
 
-run_model as (
-
-    -- every customer carries the model that segmented it
-    select max(model_id) as model_id from customer_segments
-
-),
-
 new_model as (
 
-    select model_id from run_model
-    {% if not refit() %}
-        -- a scoring run's customers are not the fit's
-        where false
-    {% elif is_incremental() %}
-        where model_id not in (select kept.model_id from {{ this }} as kept)
-    {% endif %}
+    -- a scoring run's customers (refit: false) are not the fit's
+    select model_id from scoring_model
+    where
+        is_fitted_on_this_file
+        {% if is_incremental() %}
+            and model_id not in (select kept.model_id from {{ this }} as kept)
+        {% endif %}
 
 ),
 

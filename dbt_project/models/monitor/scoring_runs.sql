@@ -40,6 +40,12 @@ fit_input_fingerprint as (
 
 ),
 
+scoring_model as (
+
+    select * from {{ ref("int_scoring_model") }}
+
+),
+
 segmented as (
 
     -- every customer of a run carries the model that scored it
@@ -100,7 +106,7 @@ final as (
             as timestamp
         ) as recorded_at,
         segmented.model_id,
-        {{ "true" if refit() else "false" }} as is_refit,
+        scoring_model.is_fitted_on_this_file as is_refit,
         {{ sql_literal(var("raw_path")) }} as raw_path,
         fit_input_fingerprint.input_fingerprint,
         rows_read.n_rows_read,
@@ -111,6 +117,7 @@ final as (
     cross join quarantined
     cross join rows_read
     cross join fit_input_fingerprint
+    cross join scoring_model
 
 )
 

@@ -41,6 +41,12 @@ segment_anomaly_thresholds as (
 
 ),
 
+scoring_model as (
+
+    select * from {{ ref("int_scoring_model") }}
+
+),
+
 anomaly_setting as (
 
     select cast(max(anomaly_quantile) as double) as anomaly_quantile
@@ -48,31 +54,24 @@ anomaly_setting as (
 
 ),
 
-run_model as (
-
-    -- every customer carries the model that segmented it
-    select max(model_id) as model_id from customer_segments
-
-),
-
 new_model as (
 
+    -- a scoring run's customers (refit: false) are not the fit's
     select
-        run_model.model_id,
+        scoring_model.model_id,
         anomaly_setting.anomaly_quantile
-    from run_model
+    from scoring_model
     cross join anomaly_setting
-    {% if not refit() %}
-        -- a scoring run's customers are not the fit's
-        where false
-    {% elif is_incremental() %}
-        where not exists (
-            select 1 from {{ this }} as kept
-            where
-                kept.model_id = run_model.model_id
-                and kept.anomaly_quantile = anomaly_setting.anomaly_quantile
-        )
-    {% endif %}
+    where
+        scoring_model.is_fitted_on_this_file
+        {% if is_incremental() %}
+            and not exists (
+                select 1 from {{ this }} as kept
+                where
+                    kept.model_id = scoring_model.model_id
+                    and kept.anomaly_quantile = anomaly_setting.anomaly_quantile
+            )
+        {% endif %}
 
 ),
 
