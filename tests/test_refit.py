@@ -33,6 +33,9 @@ MODEL_TABLES = {
     "segmentation_models": "model_id",
     "segment_lineage": "model_id, segment_id",
     "k_selection": "k",
+    # the map: the model's own PCA, not one fitted on the file it scores
+    "pca_components": "component, feature_position",
+    "fitted_pca": "model_id, component, feature_position",
 }
 
 
@@ -80,10 +83,10 @@ def test_keeps_the_published_model(scoring_run, real_build):
     assert summary[-1].split("Done.")[1] == expected[-1].split("Done.")[1]
 
 
-def numpy_scores(csv, before: dict[str, pd.DataFrame], clip: bool) -> pd.DataFrame:
-    """Each customer of ``csv`` scored in numpy with the stored fit state
-    ``before``: impute, log1p, clip (when ``clip``), z-score, the nearest
-    centroid and its anomaly threshold."""
+def numpy_z(csv, before: dict[str, pd.DataFrame], clip: bool) -> pd.DataFrame:
+    """Each customer of ``csv`` standardized in numpy with the stored fit
+    state ``before``: impute, log1p, clip (when ``clip``), z-score; one
+    column per model feature, in feature_position order."""
     raw = pd.read_csv(csv).set_index("CUST_ID")
     features = before["fitted_features"]
     scaling = before["feature_scaling"].set_index("raw_column")
@@ -96,7 +99,15 @@ def numpy_scores(csv, before: dict[str, pd.DataFrame], clip: bool) -> pd.DataFra
     model[logged] = np.log1p(model[logged])
     if clip:
         model = model.clip(scaling["clip_low"], scaling["clip_high"], axis=1)
-    z = ((model - scaling["mean"]) / scaling["stddev"]).to_numpy()
+    return (model - scaling["mean"]) / scaling["stddev"]
+
+
+def numpy_scores(csv, before: dict[str, pd.DataFrame], clip: bool) -> pd.DataFrame:
+    """Each customer of ``csv`` scored in numpy with the stored fit state
+    ``before``: impute, log1p, clip (when ``clip``), z-score, the nearest
+    centroid and its anomaly threshold."""
+    raw = pd.read_csv(csv).set_index("CUST_ID")
+    z = numpy_z(csv, before, clip).to_numpy()
     centroids = before["segment_centroids"].pivot(
         index="segment_id", columns="feature_position", values="centroid_z"
     )
@@ -132,6 +143,20 @@ def test_assignment_is_numpy_nearest_centroid_of_the_stored_fit(
 ):
     before, _, after = scoring_run
     assert_scored_as(after, numpy_scores(shifted_csv, before, clip=True))
+    # the map: the stored model's PCA applied to the numpy z-scores
+    z = numpy_z(shifted_csv, before, clip=True)
+    got = after.query("select cust_id, pca_x, pca_y from customer_segments")
+    got = got.set_index("cust_id").loc[z.index]
+    pca = before["pca_components"]
+    for component, column in [(1, "pca_x"), (2, "pca_y")]:
+        rows = pca[pca.component == component].sort_values("feature_position")
+        expected = (z.to_numpy() - rows.center.to_numpy()) @ rows.loading.to_numpy()
+        np.testing.assert_allclose(got[column], expected, rtol=1e-9, atol=1e-12)
+    # the premise: a PCA of the shifted file itself would draw another map
+    own = after.query(
+        "select loading from int_pca_fit order by component, feature_position"
+    ).loading.to_numpy()
+    assert np.abs(own - pca.loading.to_numpy()).max() > 1e-3
     # the copy is shifted: the model scores data it was not fitted on
     raw = pd.read_csv(shifted_csv).set_index("CUST_ID")
     original = pd.read_csv(real_csv).set_index("CUST_ID").BALANCE
@@ -146,13 +171,18 @@ def test_a_model_stored_before_clipping_clips_nothing(
     # NULL, and the published model is applied as it was fitted: unclipped.
     build = copy_build(real_build, tmp_path)
     before = model_state(build)
+    # Nor has it maps: its model's map is drawn, and kept, by this build.
     with duckdb.connect(str(build.warehouse)) as con:
         for column in ("clip_low", "clip_high", "n_clipped"):
             con.execute(f"alter table fitted_features drop column {column}")
+        con.execute("drop table fitted_pca")
     after = dbt_build(tmp_path, shifted_csv, warehouse=build.warehouse, refit=False)
     assert after.returncode == 0, after.output[-5000:]
     expected = numpy_scores(shifted_csv, before, clip=False)
-    assert_scored_as(after, expected)
+    assert_scored_as(after, expected)  # every customer, on the map too
+    (model_id,) = before["segment_centroids"].model_id.unique()
+    stored = after.query("select distinct model_id from fitted_pca")
+    assert stored.model_id.tolist() == [model_id]
     # the premise: clipping would have scored some customers otherwise
     clipped = numpy_scores(shifted_csv, before, clip=True)
     assert (clipped.distance != expected.distance).sum() > 10

@@ -1,7 +1,8 @@
 {#-
-    Every valid customer on the first two principal components:
+    Every valid customer on the first two principal components of the
+    model this build scores with (pca_components):
     pca_x = sum over features of (z - center) * loading of component 1,
-    pca_y the same for component 2 (int_pca_fit, published as pca_components).
+    pca_y the same for component 2.
 -#}
 with
 
@@ -13,7 +14,7 @@ customers_standardized as (
 
 pca_components as (
 
-    select * from {{ ref("int_pca_fit") }}
+    select * from {{ ref("pca_components") }}
 
 ),
 
