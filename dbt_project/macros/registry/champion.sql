@@ -19,13 +19,10 @@
     {% if not execute %}
         {{ return([1]) }}
     {% endif %}
-    {% set result = run_query(
-        "select distinct segment_id from "
-        ~ published_state("int_segment_history")
-        ~ " where model_id = '" ~ model_id ~ "' and fit_segment_id is not null"
-        ~ " order by segment_id"
-    ) %}
-    {{ return(result.columns[0].values() | map("int") | list) }}
+    {{ return(distinct_segment_ids(
+        published_state("int_segment_history"),
+        "model_id = " ~ sql_literal(model_id) ~ " and fit_segment_id is not null"
+    )) }}
 {% endmacro %}
 
 

@@ -369,9 +369,15 @@
     {% if not execute %}
         {{ return([1]) }}
     {% endif %}
+    {{ return(distinct_segment_ids(ref("int_segment_centroids"))) }}
+{% endmacro %}
+
+
+{#- The segment ids a relation holds (where `where` holds), in order. -#}
+{% macro distinct_segment_ids(relation, where="true") %}
     {% set result = run_query(
-        "select distinct segment_id from " ~ ref("int_segment_centroids")
-        ~ " order by segment_id"
+        "select distinct segment_id from " ~ relation
+        ~ " where " ~ where ~ " order by segment_id"
     ) %}
     {{ return(result.columns[0].values() | map("int") | list) }}
 {% endmacro %}

@@ -13,15 +13,13 @@ final as (
     {% if champion is none %}
         select
             cast(null as string) as model_id,
-            cast(null as bigint) as n_clusters,
-            cast(null as string) as features
+            cast(null as bigint) as n_clusters
         from (select 1 as placeholder) as no_champion -- noqa: AL05
         where 1 = 0
     {% else %}
         select
             {{ sql_literal(champion.model_id) }} as model_id,
-            cast({{ champion.n_clusters | int }} as bigint) as n_clusters,
-            {{ sql_literal(champion.features) }} as features
+            cast({{ champion.n_clusters | int }} as bigint) as n_clusters
     {% endif %}
 
 )

@@ -52,8 +52,9 @@
 ]) | join("|") %}
 {#- A refit: false build standardizes with the published model's scaling,
     whatever the vars say: its DBSCAN cache is that model's. -#}
-{% if not refit() %}
-    {% set dbscan_settings = dbscan_settings ~ "|scored_with=" ~ frozen_model_id() %}
+{% set frozen_id = none if refit() else frozen_model_id() %}
+{% if frozen_id is not none %}
+    {% set dbscan_settings = dbscan_settings ~ "|scored_with=" ~ frozen_id %}
 {% endif %}
 
 with
@@ -92,7 +93,7 @@ fingerprint as (
                 ) }}, 16)
             ) as fit_k_scan_key
         from {{ published_state("segmentation_models") }}
-        where model_id = '{{ frozen_model_id() }}'
+        where model_id = '{{ frozen_id }}'
 
     ),
 {% endif %}

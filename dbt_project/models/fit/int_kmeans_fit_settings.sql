@@ -121,10 +121,11 @@ identified_settings as (
 ),
 
 {% if not refit() %}
+    {% set frozen_id = frozen_model_id() %}
     stored_model as (
 
         select * from {{ published_state("segmentation_models") }}
-        where model_id = '{{ frozen_model_id() }}'
+        where model_id = '{{ frozen_id }}'
 
     ),
 
@@ -135,7 +136,7 @@ identified_settings as (
             n_sample_rows,
             n_refinement_passes
         from {{ published_state("int_kmeans_fits") }}
-        where model_id = '{{ frozen_model_id() }}'
+        where model_id = '{{ frozen_id }}'
 
     ),
 {% endif %}
