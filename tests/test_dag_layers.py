@@ -25,7 +25,6 @@ FOLDERS = [
 ORDER = {folder: position for position, folder in enumerate(FOLDERS)}
 
 
-
 def back_edges(manifest: dict) -> set[tuple[str, str]]:
     """Model edges whose parent's folder comes after the child's, or whose
     parent is an export (an export feeds nothing)."""

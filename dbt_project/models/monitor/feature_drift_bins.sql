@@ -55,15 +55,24 @@ feature_scaling as (
 
 ),
 
+stored_models as (
+
+    {% if is_incremental() %}
+        select kept.model_id from {{ this }} as kept
+    {% else %}
+        select model_id from scoring_model
+        where false
+    {% endif %}
+
+),
+
 new_model as (
 
     -- a scoring run's customers (refit: false) are not the fit's
     select model_id from scoring_model
     where
         is_fitted_on_this_file
-        {% if is_incremental() %}
-            and model_id not in (select kept.model_id from {{ this }} as kept)
-        {% endif %}
+        and model_id not in (select stored_models.model_id from stored_models)
 
 ),
 

@@ -54,6 +54,23 @@ anomaly_setting as (
 
 ),
 
+stored_baselines as (
+
+    {% if is_incremental() %}
+        select
+            kept.model_id,
+            kept.anomaly_quantile
+        from {{ this }} as kept
+    {% else %}
+        select
+            model_id,
+            cast(null as double) as anomaly_quantile
+        from scoring_model
+        where false
+    {% endif %}
+
+),
+
 new_model as (
 
     -- a scoring run's customers (refit: false) are not the fit's
@@ -64,14 +81,13 @@ new_model as (
     cross join anomaly_setting
     where
         scoring_model.is_fitted_on_this_file
-        {% if is_incremental() %}
-            and not exists (
-                select 1 from {{ this }} as kept
-                where
-                    kept.model_id = scoring_model.model_id
-                    and kept.anomaly_quantile = anomaly_setting.anomaly_quantile
-            )
-        {% endif %}
+        and not exists (
+            select 1 from stored_baselines
+            where
+                stored_baselines.model_id = scoring_model.model_id
+                and stored_baselines.anomaly_quantile
+                = anomaly_setting.anomaly_quantile
+        )
 
 ),
 
