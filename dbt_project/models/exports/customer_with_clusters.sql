@@ -1,10 +1,9 @@
 {#-
     Deliverable file: every valid customer's measures with its segment.
-    A view, written to Parquet and CSV by its post-hooks (macro export_file)
-    under the profile's external_root, warehouse/exports by default.
+    A view, written to Parquet and CSV at the end of the run, alone
+    (on-run-end, macros/exports/export_files.sql), under the profile's
+    external_root, warehouse/exports by default.
 -#}
--- Written to its files at the end of the run, alone (on-run-end,
--- macros/exports/export_files.sql).
 with
 
 customer_segments as (

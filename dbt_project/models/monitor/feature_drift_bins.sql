@@ -21,11 +21,11 @@
     unchanged rebuild a tie group on an edge (say the 66 % of customers who
     never pay in full) stays in its bin.
 -#}
--- Ordered after segment_profiles for memory, the one ordering that is not
--- data: this and segment_profiles take exact quantiles of every customer's
--- measures (held in memory), and at 10 M customers the two at once, or
--- segment_profiles beside the history's insert and key test, exceeded
--- DuckDB's 4 GB.  The run's record, and with it the history, follows this
+-- Ordered after segment_profiles for memory, not data (as scoring_runs
+-- is after this): this and segment_profiles take exact quantiles of every
+-- customer's measures (held in memory), and at 10 M customers the two at
+-- once, or segment_profiles beside the history's insert and key test,
+-- exceeded DuckDB's 4 GB.  The run's record, and with it the history, follows this
 -- (scoring_runs).  The exports' files are written after every model.
 -- depends_on: {{ ref("segment_profiles") }}
 {{ config(
