@@ -25,8 +25,9 @@
 -- is after this): this and segment_profiles take exact quantiles of every
 -- customer's measures (held in memory), and at 10 M customers the two at
 -- once, or segment_profiles beside the history's insert and key test,
--- exceeded DuckDB's 4 GB.  The run's record, and with it the history, follows this
--- (scoring_runs).  The exports' files are written after every model.
+-- exceeded DuckDB's 4 GB.  The run's record, and with it the history,
+-- follows this (scoring_runs).  The exports' files are written after every
+-- model.
 -- depends_on: {{ ref("segment_profiles") }}
 {{ config(
     materialized="incremental",
