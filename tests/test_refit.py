@@ -106,8 +106,8 @@ def numpy_scores(csv, before: dict[str, pd.DataFrame], clip: bool) -> pd.DataFra
     """Each customer of ``csv`` scored in numpy with the stored fit state
     ``before``: impute, log1p, clip (when ``clip``), z-score, the nearest
     centroid and its anomaly threshold."""
-    raw = pd.read_csv(csv).set_index("CUST_ID")
-    z = numpy_z(csv, before, clip).to_numpy()
+    standardized = numpy_z(csv, before, clip)
+    z = standardized.to_numpy()
     centroids = before["segment_centroids"].pivot(
         index="segment_id", columns="feature_position", values="centroid_z"
     )
@@ -119,7 +119,7 @@ def numpy_scores(csv, before: dict[str, pd.DataFrame], clip: bool) -> pd.DataFra
             "segment_id": centroids.index.to_numpy()[distances.argmin(axis=1)],
             "distance": distances.min(axis=1),
         },
-        index=raw.index,
+        index=standardized.index,
     )
     thresholds = before["fitted_segments"].set_index("segment_id").distance_threshold
     expected["anomaly"] = expected.distance > expected.segment_id.map(thresholds)
